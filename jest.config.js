@@ -1,0 +1,31 @@
+// Unit tests live beside the code (*.spec.ts); end-to-end tests in test/ (*.e2e-spec.ts) run against
+// the compiled apps (npm test builds first), a real redis-server and generated tiny GGUF models.
+const aliases = {
+  '^@switchyard/contracts$': '<rootDir>/libs/contracts/src',
+  '^@switchyard/model-gen$': '<rootDir>/libs/model-gen/src',
+  '^@switchyard/runtime$': '<rootDir>/libs/runtime/src',
+};
+const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json', diagnostics: false }] };
+module.exports = {
+  projects: [
+    {
+      displayName: 'unit',
+      testEnvironment: 'node',
+      rootDir: __dirname,
+      roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/tools'],
+      testMatch: ['**/*.spec.ts'],
+      moduleNameMapper: aliases,
+      transform,
+    },
+    {
+      displayName: 'e2e',
+      testEnvironment: 'node',
+      rootDir: __dirname,
+      roots: ['<rootDir>/test'],
+      testMatch: ['**/*.e2e-spec.ts'],
+      moduleNameMapper: aliases,
+      transform,
+      testTimeout: 120000,
+    },
+  ],
+};
