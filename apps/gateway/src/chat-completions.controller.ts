@@ -1,0 +1,36 @@
+/**
+ * POST /v1/chat/completions.
+ */
+import { Body, Controller, Post, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { CreateChatCompletionDto } from './dto/create-chat-completion.dto';
+import { InferenceService } from './inference.service';
+import { buildChatJobs } from './job-builder';
+import { ModelCatalogService } from './model-catalog.service';
+import { ChatFormatter } from './openai-format';
+import { clientGone, writeGeneration } from './response-writer';
+
+@Controller('v1/chat/completions')
+export class ChatCompletionsController {
+  constructor(
+    private readonly catalog: ModelCatalogService,
+    private readonly inference: InferenceService,
+  ) {}
+
+  @Post()
+  async create(@Body() dto: CreateChatCompletionDto, @Req() req: Request, @Res() res: Response): Promise<void> {
+    const model = this.catalog.require(dto.model);
+    const jobs = buildChatJobs(dto, model.name);
+    const includeUsage = dto.stream === true && dto.stream_options?.include_usage === true;
+    const abort = clientGone(req, res);
+    await writeGeneration({
+      req,
+      res,
+      events: this.inference.generate(model, jobs, abort.signal),
+      formatter: new ChatFormatter(model.name, includeUsage),
+      choices: jobs.length,
+      stream: dto.stream === true,
+      includeUsage,
+    });
+  }
+}

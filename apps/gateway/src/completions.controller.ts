@@ -1,0 +1,36 @@
+/**
+ * POST /v1/completions (legacy text completions).
+ */
+import { Body, Controller, Post, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { CreateCompletionDto } from './dto/create-completion.dto';
+import { InferenceService } from './inference.service';
+import { buildCompletionJobs } from './job-builder';
+import { ModelCatalogService } from './model-catalog.service';
+import { CompletionFormatter } from './openai-format';
+import { clientGone, writeGeneration } from './response-writer';
+
+@Controller('v1/completions')
+export class CompletionsController {
+  constructor(
+    private readonly catalog: ModelCatalogService,
+    private readonly inference: InferenceService,
+  ) {}
+
+  @Post()
+  async create(@Body() dto: CreateCompletionDto, @Req() req: Request, @Res() res: Response): Promise<void> {
+    const model = this.catalog.require(dto.model);
+    const jobs = buildCompletionJobs(dto, model.name);
+    const includeUsage = dto.stream === true && dto.stream_options?.include_usage === true;
+    const abort = clientGone(req, res);
+    await writeGeneration({
+      req,
+      res,
+      events: this.inference.generate(model, jobs, abort.signal),
+      formatter: new CompletionFormatter(model.name, includeUsage),
+      choices: jobs.length,
+      stream: dto.stream === true,
+      includeUsage,
+    });
+  }
+}

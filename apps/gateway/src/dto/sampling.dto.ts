@@ -1,0 +1,95 @@
+/**
+ * Sampling fields shared by chat completions and completions, OpenAI's and llama.cpp's extras.
+ */
+import { Type } from 'class-transformer';
+import { IsBoolean, IsInt, IsNumber, IsObject, IsOptional, IsString, Max, Min, MinLength, ValidateNested } from 'class-validator';
+import { IsJsonType, isString, isStringArray } from '../validation';
+
+export class StreamOptionsDto {
+  @IsOptional()
+  @IsBoolean()
+  include_usage?: boolean | null;
+}
+
+export abstract class SamplingDto {
+  @IsString()
+  @MinLength(1)
+  model!: string;
+
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  max_tokens?: number | null;
+
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(2)
+  temperature?: number | null;
+
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(1)
+  top_p?: number | null;
+
+  @IsOptional()
+  @IsJsonType(
+    (v) => isString(v) || (isStringArray(v) && v.length <= 4 && v.every((s) => s.length > 0)),
+    'a string or an array of up to 4 non-empty strings',
+  )
+  stop?: string | string[] | null;
+
+  @IsOptional()
+  @IsInt()
+  seed?: number | null;
+
+  @IsOptional()
+  @IsBoolean()
+  stream?: boolean | null;
+
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => StreamOptionsDto)
+  stream_options?: StreamOptionsDto | null;
+
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(128)
+  n?: number | null;
+
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(-2)
+  @Max(2)
+  presence_penalty?: number | null;
+
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(-2)
+  @Max(2)
+  frequency_penalty?: number | null;
+
+  @IsOptional()
+  @IsString()
+  user?: string | null;
+
+  /** llama.cpp extras. */
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  top_k?: number | null;
+
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(1)
+  min_p?: number | null;
+
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  repeat_penalty?: number | null;
+}

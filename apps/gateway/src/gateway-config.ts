@@ -1,0 +1,45 @@
+/**
+ * The gateway's environment, validated once at start-up.
+ */
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+
+export class GatewayEnv {
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  PORT: number = 8080;
+
+  @IsString()
+  HOST: string = '0.0.0.0';
+
+  @Matches(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' })
+  REDIS_URL: string = 'redis://127.0.0.1:6379';
+
+  @IsString()
+  MODELS_FILE: string = 'models.yaml';
+
+  /** Comma-separated API keys; empty runs the API open. */
+  @IsOptional()
+  @IsString()
+  API_KEYS?: string;
+
+  /** Largest request body accepted (413 above). */
+  @IsInt()
+  @Min(1024)
+  MAX_BODY_BYTES: number = 10 * 1024 * 1024;
+
+  /** How long a request waits for some worker to serve its model before 503. */
+  @IsInt()
+  @Min(0)
+  WORKER_WAIT_MS: number = 10_000;
+
+  /** How long a job may wait in its queue for a free slot before 503. */
+  @IsInt()
+  @Min(1000)
+  QUEUE_TIMEOUT_MS: number = 300_000;
+
+  @IsIn(['debug', 'info', 'warn', 'error'])
+  LOG_LEVEL: string = 'info';
+}
+
+export const GATEWAY_ENV = Symbol('GATEWAY_ENV');

@@ -1,0 +1,31 @@
+/** The gateway app: OpenAI HTTP API in front of the queues. It never runs a model. */
+import { Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { loadEnv } from '@switchyard/runtime';
+import { ApiKeyGuard } from './api-key.guard';
+import { ChatCompletionsController } from './chat-completions.controller';
+import { CompletionsController } from './completions.controller';
+import { GATEWAY_ENV, GatewayEnv } from './gateway-config';
+import { HealthController } from './health.controller';
+import { InferenceService } from './inference.service';
+import { JobEventsSubscriber } from './job-events.subscriber';
+import { ModelCatalogService } from './model-catalog.service';
+import { ModelsController } from './models.controller';
+import { OpenAIErrorFilter } from './openai-error.filter';
+import { RedisConnections } from './redis-connections';
+import { WorkerRegistry } from './worker-registry.service';
+
+@Module({
+  controllers: [ModelsController, ChatCompletionsController, CompletionsController, HealthController],
+  providers: [
+    { provide: GATEWAY_ENV, useFactory: () => loadEnv(GatewayEnv) },
+    RedisConnections,
+    WorkerRegistry,
+    JobEventsSubscriber,
+    InferenceService,
+    ModelCatalogService,
+    { provide: APP_GUARD, useClass: ApiKeyGuard },
+    { provide: APP_FILTER, useClass: OpenAIErrorFilter },
+  ],
+})
+export class GatewayModule {}

@@ -1,0 +1,191 @@
+/**
+ * Runs generations for the HTTP layer: checks a worker serves the model, applies backpressure,
+ * subscribes to the job's events, enqueues it, and yields its events in order. Leaving early (client
+ * gone, a sibling failed) cancels the job: a waiting job is removed, a running one told to stop.
+ */
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import { randomUUID } from 'node:crypto';
+import {
+  LLM_JOB_OPTIONS,
+  REDIS_PREFIX,
+  jobCancelChannel,
+  jobCancelKey,
+  llmQueueName,
+  type DeltaEvent,
+  type DoneEvent,
+  type LlmJobData,
+  type ModelDescriptor,
+} from '@switchyard/contracts';
+import { Logger } from '@switchyard/runtime';
+import { GATEWAY_ENV, type GatewayEnv } from './gateway-config';
+import { JobEventsSubscriber } from './job-events.subscriber';
+import { OpenAIError } from './openai-error';
+import { RedisConnections } from './redis-connections';
+import { WorkerRegistry } from './worker-registry.service';
+
+export interface IndexedEvent {
+  index: number;
+  event: DeltaEvent | DoneEvent;
+}
+
+/** Silence after which the gateway checks the replay log and the worker's heartbeat. */
+const IDLE_CHECK_MS = 2000;
+
+@Injectable()
+export class InferenceService implements OnApplicationShutdown {
+  private readonly queues = new Map<string, Queue<LlmJobData>>();
+  private readonly log = new Logger('gateway.inference');
+
+  constructor(
+    @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
+    private readonly redis: RedisConnections,
+    private readonly subscriber: JobEventsSubscriber,
+    private readonly registry: WorkerRegistry,
+  ) {}
+
+  /** Runs every job (e.g. one per prompt or per choice) and merges their events, tagged by index. */
+  async *generate(model: ModelDescriptor, jobs: LlmJobData[], signal: AbortSignal): AsyncGenerator<IndexedEvent> {
+    await this.admit(model, jobs.length, signal);
+    const runs = jobs.map((data, index) => this.runOne(model, data, signal, index));
+    if (runs.length === 1) {
+      yield* runs[0];
+      return;
+    }
+    type Step = { index: number; result: IteratorResult<IndexedEvent> };
+    const pending = new Map<number, Promise<Step>>();
+    const pull = (i: number): void => {
+      pending.set(
+        i,
+        runs[i].next().then((result) => ({ index: i, result })),
+      );
+    };
+    runs.forEach((_, i) => pull(i));
+    try {
+      while (pending.size > 0) {
+        const { index, result } = await Promise.race(pending.values());
+        if (result.done) {
+          pending.delete(index);
+          continue;
+        }
+        pull(index);
+        yield result.value;
+      }
+    } finally {
+      // Closing the other runs cancels their jobs (their own finally blocks).
+      await Promise.allSettled(runs.map((r) => r.return(undefined)));
+    }
+  }
+
+  /** Fails fast with 503 when nobody serves the model, 429 when its queue is full. */
+  private async admit(model: ModelDescriptor, jobs: number, signal: AbortSignal): Promise<void> {
+    if (!(await this.registry.waitForModel(model.name, this.env.WORKER_WAIT_MS, signal))) {
+      throw new OpenAIError(
+        503,
+        `No worker is serving the model '${model.name}' right now. Try again later.`,
+        'server_error',
+        'no_worker_available',
+        null,
+        { 'Retry-After': '5' },
+      );
+    }
+    const waiting = await this.queue(model.name).getWaitingCount();
+    if (waiting + jobs > model.maxQueue) {
+      throw new OpenAIError(
+        429,
+        `The model '${model.name}' is at capacity (${waiting} requests waiting). Retry after a short wait.`,
+        'rate_limit_error',
+        'queue_full',
+        null,
+        { 'Retry-After': String(Math.max(1, Math.ceil(waiting / 4))) },
+      );
+    }
+  }
+
+  private async *runOne(
+    model: ModelDescriptor,
+    data: LlmJobData,
+    signal: AbortSignal,
+    index: number,
+  ): AsyncGenerator<IndexedEvent> {
+    const queue = this.queue(model.name);
+    const jobId = randomUUID();
+    const reader = await this.subscriber.open(jobId);
+    let finished = false;
+    try {
+      await queue.add(data.kind, { ...data, enqueuedAt: Date.now() }, { ...LLM_JOB_OPTIONS, jobId });
+      const enqueuedAt = Date.now();
+      let workerId: string | undefined;
+      while (!signal.aborted) {
+        const event = await reader.next(IDLE_CHECK_MS);
+        if (event === undefined) {
+          if (workerId === undefined && Date.now() - enqueuedAt > this.env.QUEUE_TIMEOUT_MS) {
+            if (await this.removeWaiting(queue, jobId)) {
+              throw new OpenAIError(
+                503,
+                `Timed out after ${this.env.QUEUE_TIMEOUT_MS} ms waiting for a free slot on '${model.name}'.`,
+                'server_error',
+                'queue_timeout',
+                null,
+                { 'Retry-After': '5' },
+              );
+            }
+          }
+          if (workerId !== undefined && !(await this.registry.isAlive(workerId))) {
+            throw new OpenAIError(502, 'The worker serving this request stopped responding.', 'server_error', 'worker_lost');
+          }
+          continue;
+        }
+        switch (event.type) {
+          case 'start':
+            workerId = event.workerId;
+            break;
+          case 'delta':
+            yield { index, event };
+            break;
+          case 'done':
+            finished = true;
+            yield { index, event };
+            return;
+          case 'error':
+            finished = true;
+            throw new OpenAIError(event.status, event.message, event.errorType, event.code, event.param);
+        }
+      }
+    } finally {
+      if (!finished) await this.cancel(queue, jobId);
+      await reader.close().catch(() => undefined);
+    }
+  }
+
+  private async removeWaiting(queue: Queue<LlmJobData>, jobId: string): Promise<boolean> {
+    try {
+      return (await queue.remove(jobId)) === 1;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The cancel flag covers a worker that takes the job before it sees the PUBLISH. */
+  private async cancel(queue: Queue<LlmJobData>, jobId: string): Promise<void> {
+    try {
+      if (await this.removeWaiting(queue, jobId)) return;
+      await this.redis.command.multi().set(jobCancelKey(jobId), '1', 'EX', 600).publish(jobCancelChannel(jobId), '1').exec();
+    } catch (err) {
+      this.log.warn('cancel failed', { jobId, error: (err as Error).message });
+    }
+  }
+
+  private queue(model: string): Queue<LlmJobData> {
+    let q = this.queues.get(model);
+    if (!q) {
+      q = new Queue<LlmJobData>(llmQueueName(model), { connection: this.redis.command, prefix: REDIS_PREFIX });
+      this.queues.set(model, q);
+    }
+    return q;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
+  }
+}

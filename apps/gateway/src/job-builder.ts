@@ -1,0 +1,94 @@
+/**
+ * Maps validated OpenAI requests to job payloads: sampling defaults, message content, one job per
+ * prompt and per choice. Rejects what the spec allows but this server cannot honour, rather than
+ * silently ignoring it.
+ */
+import type { ChatJobData, ChatMessage, CompletionJobData, SamplingParams } from '@switchyard/contracts';
+import type { CreateChatCompletionDto } from './dto/create-chat-completion.dto';
+import type { CreateCompletionDto } from './dto/create-completion.dto';
+import type { SamplingDto } from './dto/sampling.dto';
+import { OpenAIError } from './openai-error';
+
+/** OpenAI's default for the legacy completions endpoint. */
+const COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
+
+function sampling(dto: SamplingDto, maxTokens: number | undefined, choice: number): SamplingParams {
+  const stop = dto.stop == null ? [] : typeof dto.stop === 'string' ? [dto.stop] : dto.stop;
+  return {
+    temperature: dto.temperature ?? 1,
+    topP: dto.top_p ?? 1,
+    topK: dto.top_k ?? undefined,
+    minP: dto.min_p ?? undefined,
+    repeatPenalty: dto.repeat_penalty ?? undefined,
+    presencePenalty: dto.presence_penalty ?? undefined,
+    frequencyPenalty: dto.frequency_penalty ?? undefined,
+    // Each choice of n gets its own seed so choices differ, yet a request stays reproducible.
+    seed: dto.seed == null ? undefined : dto.seed + choice,
+    maxTokens,
+    stop: stop.filter((s) => s.length > 0),
+  };
+}
+
+function messageText(content: CreateChatCompletionDto['messages'][number]['content'], index: number): string {
+  if (content == null) return '';
+  if (typeof content === 'string') return content;
+  const texts: string[] = [];
+  content.forEach((part, p) => {
+    const param = `messages[${index}].content[${p}]`;
+    if (part.type === 'text') {
+      if (typeof part.text !== 'string') throw OpenAIError.badRequest(`Invalid '${param}.text': expected a string.`, `${param}.text`);
+      texts.push(part.text);
+    } else if (part.type === 'image_url' || part.type === 'input_audio' || part.type === 'file') {
+      throw OpenAIError.badRequest(
+        `This model does not accept '${part.type}' content: it is a text-only model.`,
+        param,
+        'unsupported_content_type',
+      );
+    } else {
+      throw OpenAIError.badRequest(`Invalid '${param}.type': unknown content part type '${part.type}'.`, `${param}.type`);
+    }
+  });
+  return texts.join('\n');
+}
+
+export function buildChatJobs(dto: CreateChatCompletionDto, model: string): ChatJobData[] {
+  const messages: ChatMessage[] = dto.messages.map((m, i) => {
+    if (m.role === 'tool' || m.role === 'function') {
+      throw OpenAIError.badRequest(`Messages with role '${m.role}' are not supported yet.`, `messages[${i}].role`, 'unsupported_role');
+    }
+    return { role: m.role, content: messageText(m.content, i) };
+  });
+  const maxTokens = dto.max_completion_tokens ?? dto.max_tokens ?? undefined;
+  const n = dto.n ?? 1;
+  return Array.from({ length: n }, (_, choice) => ({
+    kind: 'chat',
+    model,
+    messages,
+    sampling: sampling(dto, maxTokens, choice),
+    enqueuedAt: 0,
+  }));
+}
+
+export function buildCompletionJobs(dto: CreateCompletionDto, model: string): CompletionJobData[] {
+  if (dto.echo) throw OpenAIError.badRequest("'echo' is not supported yet.", 'echo', 'unsupported_parameter');
+  if (dto.logprobs != null) throw OpenAIError.badRequest("'logprobs' is not supported yet.", 'logprobs', 'unsupported_parameter');
+  if (dto.best_of != null && dto.best_of !== (dto.n ?? 1)) {
+    throw OpenAIError.badRequest("'best_of' other than n is not supported.", 'best_of', 'unsupported_parameter');
+  }
+  if (dto.suffix) throw OpenAIError.badRequest("'suffix' is not supported.", 'suffix', 'unsupported_parameter');
+  const p = dto.prompt;
+  const prompts: Array<string | number[]> =
+    typeof p === 'string' ? [p] : typeof p[0] === 'number' ? [p as number[]] : (p as Array<string | number[]>);
+  const n = dto.n ?? 1;
+  const maxTokens = dto.max_tokens ?? COMPLETIONS_DEFAULT_MAX_TOKENS;
+  // OpenAI orders choices prompt-major: index = prompt * n + choice.
+  return prompts.flatMap((prompt) =>
+    Array.from({ length: n }, (_, choice) => ({
+      kind: 'completion' as const,
+      model,
+      prompt,
+      sampling: sampling(dto, maxTokens, choice),
+      enqueuedAt: 0,
+    })),
+  );
+}

@@ -1,0 +1,97 @@
+/**
+ * Receives one job's events in order. Subscribes before the job is enqueued; events arrive by
+ * PUBLISH, and any gap in sequence numbers (or silence) is filled from the job's replay stream.
+ */
+import { Injectable } from '@nestjs/common';
+import { jobEventsChannel, jobEventsStream, type JobEvent } from '@switchyard/contracts';
+import { RedisConnections } from './redis-connections';
+
+export class JobEventReader {
+  private expected = 0;
+  private readonly buffer = new Map<number, JobEvent>();
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly connections: RedisConnections,
+    readonly jobId: string,
+    private readonly release: () => Promise<void>,
+  ) {}
+
+  /** Called by the subscriber for each live message. */
+  push(raw: string): void {
+    let event: JobEvent;
+    try {
+      event = JSON.parse(raw) as JobEvent;
+    } catch {
+      return;
+    }
+    if (event.seq >= this.expected) this.buffer.set(event.seq, event);
+    this.wake?.();
+  }
+
+  /**
+   * The next event in sequence, or undefined when none came within `idleMs` (the caller decides
+   * whether silence means trouble). Gaps are filled from the replay stream.
+   */
+  async next(idleMs: number): Promise<JobEvent | undefined> {
+    const ready = this.take();
+    if (ready) return ready;
+    if (this.buffer.size > 0) {
+      await this.fill();
+      return this.take() ?? this.next(idleMs);
+    }
+    const woke = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), idleMs);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+    });
+    this.wake = undefined;
+    if (woke) return this.next(idleMs);
+    // Silence: a message may have been lost (e.g. the subscriber reconnected); check the log.
+    await this.fill();
+    return this.take();
+  }
+
+  private take(): JobEvent | undefined {
+    const e = this.buffer.get(this.expected);
+    if (!e) return undefined;
+    this.buffer.delete(this.expected);
+    this.expected++;
+    return e;
+  }
+
+  private async fill(): Promise<void> {
+    const entries = await this.connections.command.xrange(jobEventsStream(this.jobId), '-', '+');
+    for (const [, fields] of entries) {
+      const raw = fields[1];
+      if (raw !== undefined) this.push(raw);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.release();
+  }
+}
+
+@Injectable()
+export class JobEventsSubscriber {
+  private readonly readers = new Map<string, JobEventReader>();
+
+  constructor(private readonly connections: RedisConnections) {
+    connections.subscriber.on('message', (channel: string, message: string) => this.readers.get(channel)?.push(message));
+  }
+
+  /** Resolves once Redis has confirmed the subscription, so enqueueing after it cannot miss events. */
+  async open(jobId: string): Promise<JobEventReader> {
+    const channel = jobEventsChannel(jobId);
+    const reader = new JobEventReader(this.connections, jobId, async () => {
+      this.readers.delete(channel);
+      await this.connections.subscriber.unsubscribe(channel);
+    });
+    this.readers.set(channel, reader);
+    await this.connections.subscriber.subscribe(channel);
+    return reader;
+  }
+}

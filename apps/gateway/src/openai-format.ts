@@ -1,0 +1,141 @@
+/**
+ * OpenAI's wire shapes for chat completions and legacy completions, streamed and not. Workers emit
+ * neutral events; only this file knows what OpenAI's JSON looks like.
+ */
+import { randomBytes } from 'node:crypto';
+import type { FinishReason, Usage } from '@switchyard/contracts';
+
+export interface OpenAIUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+export function toOpenAIUsage(u: Usage): OpenAIUsage {
+  return { prompt_tokens: u.promptTokens, completion_tokens: u.completionTokens, total_tokens: u.promptTokens + u.completionTokens };
+}
+
+export interface ChoiceResult {
+  text: string;
+  finishReason: FinishReason;
+}
+
+/** Everything that differs between /v1/chat/completions and /v1/completions. */
+export interface ResponseFormatter {
+  /** Chunks sent once streaming starts (chat announces the assistant role per choice). */
+  opening(choices: number): object[];
+  delta(index: number, text: string): object;
+  finish(index: number, reason: FinishReason): object;
+  usage(usage: OpenAIUsage): object;
+  complete(choices: ChoiceResult[], usage: OpenAIUsage): object;
+}
+
+function newId(prefix: string): string {
+  return `${prefix}-${randomBytes(12).toString('base64url')}`;
+}
+
+export class ChatFormatter implements ResponseFormatter {
+  private readonly id = newId('chatcmpl');
+  private readonly created = Math.floor(Date.now() / 1000);
+  /** With include_usage, OpenAI puts `usage: null` on every chunk before the last. */
+  constructor(
+    private readonly model: string,
+    private readonly includeUsage: boolean,
+  ) {}
+
+  private chunk(choices: object[]): object {
+    return {
+      id: this.id,
+      object: 'chat.completion.chunk',
+      created: this.created,
+      model: this.model,
+      system_fingerprint: null,
+      choices,
+      ...(this.includeUsage ? { usage: null } : {}),
+    };
+  }
+
+  opening(choices: number): object[] {
+    return Array.from({ length: choices }, (_, index) =>
+      this.chunk([{ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]),
+    );
+  }
+
+  delta(index: number, text: string): object {
+    return this.chunk([{ index, delta: { content: text }, logprobs: null, finish_reason: null }]);
+  }
+
+  finish(index: number, reason: FinishReason): object {
+    return this.chunk([{ index, delta: {}, logprobs: null, finish_reason: reason }]);
+  }
+
+  usage(usage: OpenAIUsage): object {
+    return { ...this.chunk([]), usage };
+  }
+
+  complete(choices: ChoiceResult[], usage: OpenAIUsage): object {
+    return {
+      id: this.id,
+      object: 'chat.completion',
+      created: this.created,
+      model: this.model,
+      system_fingerprint: null,
+      choices: choices.map((c, index) => ({
+        index,
+        message: { role: 'assistant', content: c.text, refusal: null },
+        logprobs: null,
+        finish_reason: c.finishReason,
+      })),
+      usage,
+    };
+  }
+}
+
+export class CompletionFormatter implements ResponseFormatter {
+  private readonly id = newId('cmpl');
+  private readonly created = Math.floor(Date.now() / 1000);
+  constructor(
+    private readonly model: string,
+    private readonly includeUsage: boolean,
+  ) {}
+
+  private chunk(choices: object[]): object {
+    return {
+      id: this.id,
+      object: 'text_completion',
+      created: this.created,
+      model: this.model,
+      system_fingerprint: null,
+      choices,
+      ...(this.includeUsage ? { usage: null } : {}),
+    };
+  }
+
+  opening(): object[] {
+    return [];
+  }
+
+  delta(index: number, text: string): object {
+    return this.chunk([{ index, text, logprobs: null, finish_reason: null }]);
+  }
+
+  finish(index: number, reason: FinishReason): object {
+    return this.chunk([{ index, text: '', logprobs: null, finish_reason: reason }]);
+  }
+
+  usage(usage: OpenAIUsage): object {
+    return { ...this.chunk([]), usage };
+  }
+
+  complete(choices: ChoiceResult[], usage: OpenAIUsage): object {
+    return {
+      id: this.id,
+      object: 'text_completion',
+      created: this.created,
+      model: this.model,
+      system_fingerprint: null,
+      choices: choices.map((c, index) => ({ index, text: c.text, logprobs: null, finish_reason: c.finishReason })),
+      usage,
+    };
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Sends a generation to the client: one JSON body, or SSE chunks ending in `data: [DONE]`. Errors
+ * before the first token become normal HTTP errors; after it, a final SSE error event. A client
+ * that goes away aborts the generation.
+ */
+import type { Request, Response } from 'express';
+import type { FinishReason } from '@switchyard/contracts';
+import type { IndexedEvent } from './inference.service';
+import { sendOpenAIError, toOpenAIError } from './openai-error.filter';
+import { toOpenAIUsage, type ResponseFormatter } from './openai-format';
+
+/** An AbortSignal that fires when the client disconnects before the response finished. */
+export function clientGone(req: Request, res: Response): AbortController {
+  const controller = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  req.socket.setNoDelay(true);
+  return controller;
+}
+
+export async function writeGeneration(options: {
+  req: Request;
+  res: Response;
+  events: AsyncGenerator<IndexedEvent>;
+  formatter: ResponseFormatter;
+  choices: number;
+  stream: boolean;
+  includeUsage: boolean;
+}): Promise<void> {
+  const { res, events, formatter, choices } = options;
+  const texts: string[] = Array.from({ length: choices }, () => '');
+  const reasons: FinishReason[] = Array.from({ length: choices }, () => 'stop');
+  const usage = { promptTokens: 0, completionTokens: 0 };
+  const send = (obj: object): void => {
+    res.write(`data: ${JSON.stringify(obj)}\n\n`);
+  };
+  let headersOut = false;
+  const openStream = (): void => {
+    headersOut = true;
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    for (const chunk of formatter.opening(choices)) send(chunk);
+  };
+  try {
+    for await (const { index, event } of events) {
+      if (options.stream && !headersOut) openStream();
+      if (event.type === 'delta') {
+        if (options.stream) send(formatter.delta(index, event.text));
+        else texts[index] += event.text;
+      } else {
+        reasons[index] = event.finishReason;
+        usage.promptTokens += event.usage.promptTokens;
+        usage.completionTokens += event.usage.completionTokens;
+        if (options.stream) send(formatter.finish(index, event.finishReason));
+      }
+    }
+  } catch (err) {
+    if (res.writableEnded || res.destroyed) return;
+    sendOpenAIError(res, toOpenAIError(err));
+    return;
+  }
+  if (res.destroyed) return;
+  const total = toOpenAIUsage(usage);
+  if (options.stream) {
+    if (!headersOut) openStream();
+    if (options.includeUsage) send(formatter.usage(total));
+    res.end('data: [DONE]\n\n');
+  } else {
+    res.json(formatter.complete(texts.map((text, i) => ({ text, finishReason: reasons[i] })), total));
+  }
+}

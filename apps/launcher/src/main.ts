@@ -1,0 +1,83 @@
+/**
+ * `npm start`: the whole service on one machine. Starts a private redis-server when REDIS_URL is not
+ * set, generates the demo model the default models file names when it is missing, then runs the
+ * gateway and one llm worker as child processes and stops them all together.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { loadModelsFile, Logger, RedisServerMissingError, startLocalRedis, type LocalRedis } from '@switchyard/runtime';
+import { generateLlamaModel } from '@switchyard/model-gen';
+
+const log = new Logger('launcher');
+const ROOT = resolve(__dirname, '../../../..');
+const DEFAULT_MODELS_FILE = join(ROOT, 'models.yaml');
+const DEMO_MODEL = join(ROOT, 'models/generated/tiny-chat.gguf');
+
+async function ensureDemoModel(modelsFile: string): Promise<void> {
+  if (modelsFile !== DEFAULT_MODELS_FILE) return;
+  const usesDemo = loadModelsFile(modelsFile).some((m) => resolve(m.path) === DEMO_MODEL);
+  if (usesDemo && !existsSync(DEMO_MODEL)) {
+    log.info('generating the demo model (tiny random weights, gibberish output)', { path: DEMO_MODEL });
+    await generateLlamaModel({ path: DEMO_MODEL, shape: 'tiny', seed: 1, name: 'tiny-chat' });
+  }
+}
+
+async function main(): Promise<void> {
+  const modelsFile = resolve(process.env.MODELS_FILE ?? DEFAULT_MODELS_FILE);
+  await ensureDemoModel(modelsFile);
+  let redis: LocalRedis | undefined;
+  let redisUrl = process.env.REDIS_URL;
+  if (!redisUrl) {
+    try {
+      redis = await startLocalRedis();
+    } catch (err) {
+      if (err instanceof RedisServerMissingError) {
+        process.stderr.write(
+          'switchyard: no REDIS_URL set and redis-server is not installed; install it (Debian/Ubuntu: sudo apt-get install -y redis-server) or set REDIS_URL=redis://host:6379\n',
+        );
+        process.exit(1);
+      }
+      throw err;
+    }
+    redisUrl = redis.url;
+    log.info('started a private redis-server', { url: redisUrl });
+  }
+  const env = { ...process.env, REDIS_URL: redisUrl, MODELS_FILE: modelsFile };
+  const children: ChildProcess[] = [
+    fork(join(ROOT, 'dist/apps/llm-worker/src/main.js'), [], { env, stdio: 'inherit' }),
+    fork(join(ROOT, 'dist/apps/gateway/src/main.js'), [], { env, stdio: 'inherit' }),
+  ];
+  let stopping = false;
+  const stop = async (code: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((done) => {
+            if (c.exitCode !== null || c.signalCode !== null) return done();
+            c.once('exit', () => done());
+            c.kill('SIGTERM');
+          }),
+      ),
+    );
+    await redis?.stop();
+    process.exit(code);
+  };
+  for (const c of children) {
+    c.once('exit', (code, signal) => {
+      if (!stopping) {
+        log.error('a child process exited; stopping the service', { pid: c.pid, code, signal });
+        void stop(code ?? 1);
+      }
+    });
+  }
+  process.once('SIGINT', () => void stop(0));
+  process.once('SIGTERM', () => void stop(0));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`switchyard: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,16 @@
+/** Entry point of the llm worker (llama.cpp through node-llama-cpp). */
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { EnvError, ModelsFileError } from '@switchyard/runtime';
+import { LlmWorkerModule } from './llm-worker.module';
+
+async function main(): Promise<void> {
+  const app = await NestFactory.createApplicationContext(LlmWorkerModule, { logger: ['error', 'warn'], abortOnError: false });
+  app.enableShutdownHooks();
+}
+
+main().catch((err: unknown) => {
+  const known = err instanceof EnvError || err instanceof ModelsFileError;
+  process.stderr.write(`llm-worker: ${known ? (err as Error).message : ((err as Error).stack ?? String(err))}\n`);
+  process.exit(1);
+});

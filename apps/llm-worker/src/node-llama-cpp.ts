@@ -1,0 +1,23 @@
+/**
+ * Loads node-llama-cpp (ESM-only, top-level await) from this CommonJS app. The `node16` module
+ * setting keeps `import()` as a real dynamic import instead of rewriting it into `require`.
+ */
+import type * as NodeLlamaCpp from 'node-llama-cpp' with { 'resolution-mode': 'import' };
+
+export type NodeLlamaCppModule = typeof NodeLlamaCpp;
+export type {
+  Llama,
+  LlamaModel,
+  LlamaContext,
+  LlamaContextSequence,
+  LlamaContextSequenceRepeatPenalty,
+  ChatHistoryItem,
+  Token,
+} from 'node-llama-cpp' with { 'resolution-mode': 'import' };
+
+let loaded: Promise<NodeLlamaCppModule> | undefined;
+
+export function importNodeLlamaCpp(): Promise<NodeLlamaCppModule> {
+  loaded ??= import('node-llama-cpp');
+  return loaded;
+}

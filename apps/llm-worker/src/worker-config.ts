@@ -1,0 +1,30 @@
+/**
+ * The llm worker's environment, validated once at start-up.
+ */
+import { IsIn, IsOptional, IsString, Matches } from 'class-validator';
+
+export class LlmWorkerEnv {
+  @Matches(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' })
+  REDIS_URL: string = 'redis://127.0.0.1:6379';
+
+  @IsString()
+  MODELS_FILE: string = 'models.yaml';
+
+  /** Comma-separated model names this worker serves; empty = every llama.cpp model in the file. */
+  @IsOptional()
+  @IsString()
+  WORKER_MODELS?: string;
+
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9._-]{1,64}$/, { message: 'must be 1-64 letters, digits, dots, dashes or underscores' })
+  WORKER_ID?: string;
+
+  /** llama.cpp compute backend; 'false' forces CPU. */
+  @IsIn(['auto', 'false', 'cuda', 'vulkan', 'metal'])
+  LLAMA_GPU: string = 'auto';
+
+  @IsIn(['debug', 'info', 'warn', 'error'])
+  LOG_LEVEL: string = 'info';
+}
+
+export const LLM_WORKER_ENV = Symbol('LLM_WORKER_ENV');

@@ -1,0 +1,5 @@
+/** Public surface of the contracts shared by the gateway and the workers. */
+export * from './queues';
+export * from './jobs';
+export * from './events';
+export * from './models';

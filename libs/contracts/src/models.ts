@@ -1,0 +1,44 @@
+/**
+ * Model descriptors: what the models file says about each model, after validation and defaults.
+ */
+import type { Backend } from './queues';
+
+export interface LlamaCppModelDescriptor {
+  name: string;
+  aliases: string[];
+  backend: Extract<Backend, 'llama.cpp'>;
+  /** Absolute path of the GGUF file. */
+  path: string;
+  contextSize: number;
+  /** Parallel sequences in one context = concurrent requests served. */
+  parallel: number;
+  /** CPU threads for generation; always explicit (the library default oversubscribes small machines). */
+  threads: number;
+  /** Layers offloaded to a GPU: 'auto', 'max' or a count; 0 on CPU-only builds. */
+  gpuLayers: number | 'auto' | 'max';
+  /** Requests allowed to wait for this model before the gateway answers 429. */
+  maxQueue: number;
+  /** Epoch seconds the entry was read, reported as `created` in /v1/models. */
+  created: number;
+  ownedBy: string;
+}
+
+export type ModelDescriptor = LlamaCppModelDescriptor;
+
+export interface WorkerModelState {
+  name: string;
+  state: 'loading' | 'ready' | 'failed';
+  slots: number;
+  busy: number;
+  error?: string;
+}
+
+/** What a worker announces in its heartbeat. */
+export interface WorkerHeartbeat {
+  id: string;
+  host: string;
+  pid: number;
+  backend: Backend;
+  startedAt: number;
+  models: WorkerModelState[];
+}

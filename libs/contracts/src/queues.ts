@@ -1,0 +1,53 @@
+/**
+ * Queue, channel and key names shared by the gateway and the workers.
+ *
+ * Renaming anything here is a migration: gateways and workers of different versions on one Redis
+ * must agree on these strings.
+ */
+
+/** Prefix of every Redis key Switchyard writes (BullMQ's `prefix` option uses it too). */
+export const REDIS_PREFIX = 'switchyard';
+
+/** Backends a model can be served by; each maps to a family of queues. */
+export type Backend = 'llama.cpp';
+
+/**
+ * BullMQ rejects ':' in queue names, and model names such as `qwen2.5:0.5b` or `org/model` are common,
+ * so every character outside a safe set is escaped to keep distinct names distinct.
+ */
+export function llmQueueName(modelName: string): string {
+  const safe = modelName.replace(/[^A-Za-z0-9._-]/g, (c) => `~${c.codePointAt(0)!.toString(16)}~`);
+  return `llm.${safe}`;
+}
+
+/** Live events of one job (PUBLISH). */
+export function jobEventsChannel(jobId: string): string {
+  return `${REDIS_PREFIX}:job:${jobId}:events`;
+}
+
+/** Replay log of one job's events (XADD, capped and expiring). */
+export function jobEventsStream(jobId: string): string {
+  return `${REDIS_PREFIX}:job:${jobId}:log`;
+}
+
+/** Cancel requests for one job (PUBLISH) and the flag that survives a worker not yet subscribed. */
+export function jobCancelChannel(jobId: string): string {
+  return `${REDIS_PREFIX}:job:${jobId}:cancel`;
+}
+export function jobCancelKey(jobId: string): string {
+  return `${REDIS_PREFIX}:job:${jobId}:cancelled`;
+}
+
+/** Worker heartbeats: a set of ids plus one expiring key per worker. */
+export const WORKERS_SET_KEY = `${REDIS_PREFIX}:workers`;
+export function workerHeartbeatKey(workerId: string): string {
+  return `${REDIS_PREFIX}:worker:${workerId}`;
+}
+
+/** How long the per-job replay stream lives after its last event. */
+export const JOB_EVENTS_TTL_SECONDS = 300;
+/** Upper bound on entries kept per job stream (a long generation keeps its tail). */
+export const JOB_EVENTS_MAXLEN = 10000;
+/** Heartbeat period and the time after which a silent worker counts as gone. */
+export const HEARTBEAT_INTERVAL_MS = 2000;
+export const HEARTBEAT_TTL_SECONDS = 6;

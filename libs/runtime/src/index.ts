@@ -1,0 +1,5 @@
+/** Runtime helpers shared by the apps: env validation, models file, Redis, logging. */
+export * from './env';
+export * from './models-file';
+export * from './redis';
+export * from './logger';

@@ -1,0 +1,117 @@
+/**
+ * Reads and validates the models file (YAML). Gateway and workers read the same file, so a model is
+ * known by the same name, aliases and settings on both sides.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse } from 'yaml';
+import type { ModelDescriptor } from '@switchyard/contracts';
+
+export class ModelsFileError extends Error {}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$/;
+
+type Raw = Record<string, unknown>;
+
+function int(entry: Raw, key: string, where: string, def: number, min: number, max: number): number {
+  const v = entry[key] ?? def;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new ModelsFileError(`${where}: '${key}' must be an integer from ${min} to ${max}`);
+  }
+  return v;
+}
+
+function parseEntry(entry: unknown, index: number, baseDir: string, created: number): ModelDescriptor {
+  const where = `models[${index}]`;
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+    throw new ModelsFileError(`${where}: must be a mapping`);
+  }
+  const e = entry as Raw;
+  const name = e.name;
+  if (typeof name !== 'string' || !NAME_RE.test(name)) {
+    throw new ModelsFileError(`${where}: 'name' must be 1-128 characters of letters, digits and ._:/@+-`);
+  }
+  const at = `${where} (${name})`;
+  const aliases = e.aliases ?? [];
+  if (!Array.isArray(aliases) || aliases.some((a) => typeof a !== 'string' || !NAME_RE.test(a))) {
+    throw new ModelsFileError(`${at}: 'aliases' must be a list of names`);
+  }
+  const backend = e.backend ?? 'llama.cpp';
+  if (backend !== 'llama.cpp') {
+    throw new ModelsFileError(`${at}: unknown backend '${String(backend)}' (supported: llama.cpp)`);
+  }
+  if (typeof e.path !== 'string' || e.path.length === 0) {
+    throw new ModelsFileError(`${at}: 'path' (the GGUF file) is required`);
+  }
+  if (e.threads === undefined) {
+    throw new ModelsFileError(`${at}: 'threads' is required (the library default oversubscribes small machines)`);
+  }
+  const gpu = e.gpu_layers ?? 0;
+  if (!(gpu === 'auto' || gpu === 'max' || (typeof gpu === 'number' && Number.isInteger(gpu) && gpu >= 0))) {
+    throw new ModelsFileError(`${at}: 'gpu_layers' must be 'auto', 'max' or a count`);
+  }
+  return {
+    name,
+    aliases: aliases as string[],
+    backend: 'llama.cpp',
+    path: isAbsolute(e.path) ? e.path : resolve(baseDir, e.path),
+    contextSize: int(e, 'context_size', at, 4096, 16, 1 << 20),
+    parallel: int(e, 'parallel', at, 1, 1, 256),
+    threads: int(e, 'threads', at, 1, 1, 1024),
+    gpuLayers: gpu as ModelDescriptor['gpuLayers'],
+    maxQueue: int(e, 'max_queue', at, 64, 0, 1_000_000),
+    created,
+    ownedBy: typeof e.owned_by === 'string' ? e.owned_by : 'switchyard',
+  };
+}
+
+/** Parses models YAML text; relative GGUF paths resolve against `baseDir`. */
+export function parseModelsYaml(text: string, baseDir: string, created = Math.floor(Date.now() / 1000)): ModelDescriptor[] {
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (err) {
+    throw new ModelsFileError(`not valid YAML: ${(err as Error).message}`);
+  }
+  const list = (doc as Raw | null)?.models;
+  if (!Array.isArray(list)) throw new ModelsFileError("top level must have a 'models' list");
+  const models = list.map((entry, i) => parseEntry(entry, i, baseDir, created));
+  const seen = new Map<string, string>();
+  for (const m of models) {
+    for (const id of [m.name, ...m.aliases]) {
+      const other = seen.get(id);
+      if (other !== undefined) throw new ModelsFileError(`name '${id}' is used by both '${other}' and '${m.name}'`);
+      seen.set(id, m.name);
+    }
+  }
+  return models;
+}
+
+export function loadModelsFile(path: string): ModelDescriptor[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ModelsFileError(`cannot read models file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  try {
+    return parseModelsYaml(text, dirname(resolve(path)));
+  } catch (err) {
+    if (err instanceof ModelsFileError) throw new ModelsFileError(`${path}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Name or alias → descriptor. */
+export class ModelCatalog {
+  private readonly byId = new Map<string, ModelDescriptor>();
+  constructor(readonly models: readonly ModelDescriptor[]) {
+    for (const m of models) {
+      this.byId.set(m.name, m);
+      for (const a of m.aliases) this.byId.set(a, m);
+    }
+  }
+  resolve(id: string): ModelDescriptor | undefined {
+    return this.byId.get(id);
+  }
+}

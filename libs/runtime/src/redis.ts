@@ -1,0 +1,99 @@
+/**
+ * Redis connections and a private redis-server for single-machine runs and tests.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Redis, { type RedisOptions } from 'ioredis';
+
+/**
+ * `maxRetriesPerRequest: null` is required by BullMQ for blocking connections and is the right
+ * choice for ours too: a command waits for a reconnect instead of failing a request mid-way.
+ */
+export function createRedis(url: string, name: string, extra: RedisOptions = {}): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null, connectionName: name, enableReadyCheck: true, ...extra });
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+export interface LocalRedis {
+  url: string;
+  port: number;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export class RedisServerMissingError extends Error {}
+
+/**
+ * Starts redis-server on a free loopback port with no persistence and `noeviction` (BullMQ must never
+ * lose keys to eviction). Resolves when it answers PING.
+ */
+export async function startLocalRedis(options: { port?: number; binary?: string } = {}): Promise<LocalRedis> {
+  const port = options.port ?? (await freePort());
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-redis-'));
+  const binary = options.binary ?? 'redis-server';
+  const child = spawn(
+    binary,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', '--dir', dir],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const spawnError = new Promise<never>((_, reject) => {
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      reject(
+        err.code === 'ENOENT'
+          ? new RedisServerMissingError(`${binary} not found`)
+          : new Error(`redis-server failed to start: ${err.message}`),
+      );
+    });
+    child.once('exit', (code) => reject(new Error(`redis-server exited with code ${code}`)));
+  });
+  const url = `redis://127.0.0.1:${port}`;
+  const ready = (async () => {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      try {
+        await probe.connect();
+        await probe.ping();
+        return;
+      } catch {
+        if (Date.now() > deadline) throw new Error(`redis-server did not answer on port ${port}`);
+        await new Promise((r) => setTimeout(r, 50));
+      } finally {
+        probe.disconnect();
+      }
+    }
+  })();
+  try {
+    await Promise.race([ready, spawnError]);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  spawnError.catch(() => undefined);
+  return {
+    url,
+    port,
+    process: child,
+    stop: () =>
+      new Promise<void>((done) => {
+        if (child.exitCode !== null || child.signalCode !== null) return done();
+        child.once('exit', () => done());
+        child.kill('SIGTERM');
+      }),
+  };
+}
