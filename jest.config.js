@@ -5,7 +5,8 @@ const aliases = {
   '^@switchyard/model-gen$': '<rootDir>/libs/model-gen/src',
   '^@switchyard/runtime$': '<rootDir>/libs/runtime/src',
 };
-const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json', diagnostics: false }] };
+// Type-checking is `npm run typecheck`'s job; jest only transpiles (isolatedModules), which is fast.
+const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.spec.json' }] };
 module.exports = {
   projects: [
     {
@@ -25,7 +26,6 @@ module.exports = {
       testMatch: ['**/*.e2e-spec.ts'],
       moduleNameMapper: aliases,
       transform,
-      testTimeout: 120000,
     },
   ],
 };

@@ -1,7 +1,7 @@
 /**
  * POST /v1/chat/completions.
  */
-import { Body, Controller, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { CreateChatCompletionDto } from './dto/create-chat-completion.dto';
 import { InferenceService } from './inference.service';
@@ -18,6 +18,7 @@ export class ChatCompletionsController {
   ) {}
 
   @Post()
+  @HttpCode(200)
   async create(@Body() dto: CreateChatCompletionDto, @Req() req: Request, @Res() res: Response): Promise<void> {
     const model = this.catalog.require(dto.model);
     const jobs = buildChatJobs(dto, model.name);

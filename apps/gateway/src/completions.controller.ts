@@ -1,7 +1,7 @@
 /**
  * POST /v1/completions (legacy text completions).
  */
-import { Body, Controller, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { CreateCompletionDto } from './dto/create-completion.dto';
 import { InferenceService } from './inference.service';
@@ -18,6 +18,7 @@ export class CompletionsController {
   ) {}
 
   @Post()
+  @HttpCode(200)
   async create(@Body() dto: CreateCompletionDto, @Req() req: Request, @Res() res: Response): Promise<void> {
     const model = this.catalog.require(dto.model);
     const jobs = buildCompletionJobs(dto, model.name);

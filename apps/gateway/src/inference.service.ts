@@ -111,14 +111,19 @@ export class InferenceService implements OnApplicationShutdown {
     const queue = this.queue(model.name);
     const jobId = randomUUID();
     const reader = await this.subscriber.open(jobId);
+    const interrupt = (): void => reader.interrupt();
+    signal.addEventListener('abort', interrupt);
     let finished = false;
     try {
       await queue.add(data.kind, { ...data, enqueuedAt: Date.now() }, { ...LLM_JOB_OPTIONS, jobId });
       const enqueuedAt = Date.now();
       let workerId: string | undefined;
+      let lastEventAt = enqueuedAt;
       while (!signal.aborted) {
         const event = await reader.next(IDLE_CHECK_MS);
         if (event === undefined) {
+          if (Date.now() - lastEventAt < IDLE_CHECK_MS) continue;
+          lastEventAt = Date.now();
           if (workerId === undefined && Date.now() - enqueuedAt > this.env.QUEUE_TIMEOUT_MS) {
             if (await this.removeWaiting(queue, jobId)) {
               throw new OpenAIError(
@@ -136,6 +141,7 @@ export class InferenceService implements OnApplicationShutdown {
           }
           continue;
         }
+        lastEventAt = Date.now();
         switch (event.type) {
           case 'start':
             workerId = event.workerId;
@@ -153,6 +159,7 @@ export class InferenceService implements OnApplicationShutdown {
         }
       }
     } finally {
+      signal.removeEventListener('abort', interrupt);
       if (!finished) await this.cancel(queue, jobId);
       await reader.close().catch(() => undefined);
     }

@@ -17,6 +17,11 @@ export class JobEventReader {
     private readonly release: () => Promise<void>,
   ) {}
 
+  /** Makes a pending `next()` return at once (the caller re-checks its abort signal). */
+  interrupt(): void {
+    this.wake?.();
+  }
+
   /** Called by the subscriber for each live message. */
   push(raw: string): void {
     let event: JobEvent;
@@ -48,7 +53,7 @@ export class JobEventReader {
       };
     });
     this.wake = undefined;
-    if (woke) return this.next(idleMs);
+    if (woke) return this.take();
     // Silence: a message may have been lost (e.g. the subscriber reconnected); check the log.
     await this.fill();
     return this.take();

@@ -49,7 +49,6 @@ export class ChatFormatter implements ResponseFormatter {
       object: 'chat.completion.chunk',
       created: this.created,
       model: this.model,
-      system_fingerprint: null,
       choices,
       ...(this.includeUsage ? { usage: null } : {}),
     };
@@ -79,7 +78,6 @@ export class ChatFormatter implements ResponseFormatter {
       object: 'chat.completion',
       created: this.created,
       model: this.model,
-      system_fingerprint: null,
       choices: choices.map((c, index) => ({
         index,
         message: { role: 'assistant', content: c.text, refusal: null },
@@ -105,7 +103,6 @@ export class CompletionFormatter implements ResponseFormatter {
       object: 'text_completion',
       created: this.created,
       model: this.model,
-      system_fingerprint: null,
       choices,
       ...(this.includeUsage ? { usage: null } : {}),
     };
@@ -133,7 +130,6 @@ export class CompletionFormatter implements ResponseFormatter {
       object: 'text_completion',
       created: this.created,
       model: this.model,
-      system_fingerprint: null,
       choices: choices.map((c, index) => ({ index, text: c.text, logprobs: null, finish_reason: c.finishReason })),
       usage,
     };

@@ -71,6 +71,6 @@ export async function writeGeneration(options: {
     if (options.includeUsage) send(formatter.usage(total));
     res.end('data: [DONE]\n\n');
   } else {
-    res.json(formatter.complete(texts.map((text, i) => ({ text, finishReason: reasons[i] })), total));
+    res.status(200).json(formatter.complete(texts.map((text, i) => ({ text, finishReason: reasons[i] })), total));
   }
 }

@@ -6,11 +6,25 @@ import { ValidationPipe, type ValidationError } from '@nestjs/common';
 import { registerDecorator, type ValidationArguments, type ValidationOptions } from 'class-validator';
 import { OpenAIError } from './openai-error';
 
+const TYPE_NAMES: Record<string, string> = {
+  isNumber: 'a number',
+  isInt: 'an integer',
+  isBoolean: 'a boolean',
+  isString: 'a string',
+  isObject: 'an object',
+  isArray: 'an array',
+};
+
 function firstError(errors: ValidationError[], path = ''): { param: string; message: string } | undefined {
   for (const e of errors) {
     const key = /^\d+$/.test(e.property) ? `${path}[${e.property}]` : path ? `${path}.${e.property}` : e.property;
     if (e.constraints && Object.keys(e.constraints).length > 0) {
-      return { param: key, message: Object.values(e.constraints)[0] };
+      // A wrong type explains itself better than the range checks that also failed on it.
+      const typeCheck = Object.keys(e.constraints).find((c) => c in TYPE_NAMES);
+      const message = typeCheck
+        ? `expected ${TYPE_NAMES[typeCheck]}, but got ${describe(e.value)}`
+        : Object.values(e.constraints)[0];
+      return { param: key, message };
     }
     const nested = firstError(e.children ?? [], key);
     if (nested) return nested;
@@ -25,7 +39,7 @@ export function createValidationPipe(): ValidationPipe {
     forbidNonWhitelisted: false,
     // OpenAI rejects "0.5" for a number: no implicit conversion.
     transformOptions: { enableImplicitConversion: false },
-    validationError: { target: false, value: false },
+    validationError: { target: false, value: true },
     exceptionFactory: (errors) => {
       const first = firstError(errors);
       if (!first) return OpenAIError.badRequest('Invalid request body.');

@@ -116,17 +116,19 @@ export async function runGeneration(options: {
   contextSize: number;
   tokens: Token[];
   templateStops: string[];
+  /** The request field the prompt came from, for error messages. */
+  promptParam: 'messages' | 'prompt';
   sampling: SamplingParams;
   signal: AbortSignal;
   sink: GenerationSink;
 }): Promise<GenerationResult> {
   const { model, sequence, contextSize, tokens, sampling, signal, sink } = options;
-  if (tokens.length === 0) throw new GenerationRejected('the prompt is empty', 'empty_prompt', 'prompt');
+  if (tokens.length === 0) throw new GenerationRejected('The prompt is empty.', 'empty_prompt', options.promptParam);
   if (tokens.length >= contextSize) {
     throw new GenerationRejected(
       `This model's maximum context length is ${contextSize} tokens. However, your prompt has ${tokens.length} tokens, leaving no room for a completion.`,
       'context_length_exceeded',
-      'messages',
+      options.promptParam,
     );
   }
   const room = contextSize - tokens.length;

@@ -139,6 +139,7 @@ export class ModelHost {
         contextSize: this.descriptor.contextSize,
         tokens,
         templateStops,
+        promptParam: job.data.kind === 'chat' ? 'messages' : 'prompt',
         sampling: job.data.sampling,
         signal: abort.signal,
         sink: {

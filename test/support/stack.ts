@@ -1,0 +1,172 @@
+/**
+ * Starts a real Switchyard stack for end-to-end tests: a private redis-server, generated tiny GGUF
+ * models, the compiled gateway and llm worker as their own processes. Nothing is mocked.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import Redis from 'ioredis';
+import { freePort, startLocalRedis, type LocalRedis } from '@switchyard/runtime';
+import { generateLlamaModel, type GenerateLlamaModelOptions } from '@switchyard/model-gen';
+
+export const ROOT = resolve(__dirname, '../..');
+export const SHARED_MODELS = process.env.SWITCHYARD_SHARED_MODELS ?? resolve(ROOT, '../shared/models');
+export const STORIES_GGUF = join(SHARED_MODELS, 'stories260K.gguf');
+
+const CACHE = join(tmpdir(), 'switchyard-test-models');
+
+/** Generates (once per machine, cached by options) a tiny model and returns its path. */
+export async function tinyModel(name: string, options: Omit<GenerateLlamaModelOptions, 'path'> = {}): Promise<string> {
+  mkdirSync(CACHE, { recursive: true });
+  const path = join(CACHE, `${name}.gguf`);
+  if (!existsSync(path)) {
+    const tmp = `${path}.${process.pid}.tmp`;
+    await generateLlamaModel({ shape: 'tiny', seed: 7, name, ...options, path: tmp });
+    renameSync(tmp, path);
+  }
+  return path;
+}
+
+export interface ModelEntry {
+  name: string;
+  path: string;
+  aliases?: string[];
+  context_size?: number;
+  parallel?: number;
+  threads?: number;
+  max_queue?: number;
+}
+
+export interface StackOptions {
+  models: ModelEntry[];
+  gatewayEnv?: Record<string, string>;
+  workerEnv?: Record<string, string>;
+  /** Start no worker (for 503 tests). */
+  noWorker?: boolean;
+}
+
+export interface Stack {
+  baseUrl: string;
+  redis: LocalRedis;
+  gateway: ChildProcess;
+  worker?: ChildProcess;
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+function startApp(app: 'gateway' | 'llm-worker', env: Record<string, string>, logs: string[]): ChildProcess {
+  const child = spawn(process.execPath, [join(ROOT, `dist/apps/${app}/src/main.js`)], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const collect = (b: Buffer): void => {
+    logs.push(`[${app}] ${b.toString()}`);
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  return child;
+}
+
+function stopChild(child: ChildProcess | undefined): Promise<void> {
+  return new Promise((done) => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return done();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      done();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+async function waitFor(check: () => Promise<boolean>, ms: number, what: string, logs: string[]): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}\n${logs.join('')}`);
+}
+
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-e2e-'));
+  const modelsFile = join(dir, 'models.yaml');
+  const yaml = ['models:'];
+  for (const m of options.models) {
+    yaml.push(`  - name: ${JSON.stringify(m.name)}`);
+    if (m.aliases) yaml.push(`    aliases: ${JSON.stringify(m.aliases)}`);
+    yaml.push(`    path: ${JSON.stringify(m.path)}`);
+    yaml.push(`    context_size: ${m.context_size ?? 1024}`);
+    yaml.push(`    parallel: ${m.parallel ?? 4}`);
+    yaml.push(`    threads: ${m.threads ?? 1}`);
+    if (m.max_queue !== undefined) yaml.push(`    max_queue: ${m.max_queue}`);
+  }
+  writeFileSync(modelsFile, yaml.join('\n') + '\n');
+  const redis = await startLocalRedis();
+  const port = await freePort();
+  const logs: string[] = [];
+  const common = { REDIS_URL: redis.url, MODELS_FILE: modelsFile, LOG_LEVEL: 'warn' };
+  const gateway = startApp('gateway', { ...common, PORT: String(port), HOST: '127.0.0.1', WORKER_WAIT_MS: '2000', ...options.gatewayEnv }, logs);
+  const worker = options.noWorker ? undefined : startApp('llm-worker', { ...common, LLAMA_GPU: 'false', ...options.workerEnv }, logs);
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const stack: Stack = {
+    baseUrl,
+    redis,
+    gateway,
+    worker,
+    logs,
+    stop: async () => {
+      await Promise.all([stopChild(stack.gateway), stopChild(stack.worker)]);
+      await redis.stop();
+    },
+  };
+  try {
+    await waitFor(async () => (await fetch(`${baseUrl}/health`)).ok, 20_000, 'the gateway', logs);
+    if (worker) await waitForWorker(stack, options.models.map((m) => m.name));
+  } catch (err) {
+    await stack.stop();
+    throw err;
+  }
+  return stack;
+}
+
+/** Waits until a worker heartbeat says every named model is ready. */
+export async function waitForWorker(stack: Stack, models: string[]): Promise<void> {
+  const r = new Redis(stack.redis.url);
+  try {
+    await waitFor(
+      async () => {
+        const ids = await r.smembers('switchyard:workers');
+        const ready = new Set<string>();
+        for (const id of ids) {
+          const v = await r.get(`switchyard:worker:${id}`);
+          if (!v) continue;
+          for (const m of (JSON.parse(v) as { models: Array<{ name: string; state: string }> }).models) {
+            if (m.state === 'ready') ready.add(m.name);
+          }
+        }
+        return models.every((m) => ready.has(m));
+      },
+      30_000,
+      `a worker serving ${models.join(', ')}`,
+      stack.logs,
+    );
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** Reads an SSE response into its `data:` payloads. */
+export async function readSse(res: Response): Promise<string[]> {
+  const text = await res.text();
+  return text
+    .split('\n\n')
+    .map((block) => block.trim())
+    .filter((block) => block.startsWith('data: '))
+    .map((block) => block.slice('data: '.length));
+}
