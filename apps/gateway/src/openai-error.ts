@@ -26,6 +26,7 @@ export class OpenAIError extends HttpException {
     readonly headers: Record<string, string> = {},
   ) {
     super({ error: { message, type, param, code } } satisfies OpenAIErrorBody, status);
+    this.message = message;
   }
 
   get body(): OpenAIErrorBody {

@@ -1,0 +1,55 @@
+import { ModelCatalog, ModelsFileError, parseModelsYaml } from './models-file';
+
+describe('parseModelsYaml', () => {
+  const ok = `
+models:
+  - name: qwen2.5:0.5b
+    aliases: [gpt-4o-mini]
+    path: models/qwen.gguf
+    context_size: 8192
+    parallel: 2
+    threads: 4
+  - name: tiny
+    path: /abs/tiny.gguf
+    threads: 1
+`;
+
+  it('reads entries, resolves relative paths and applies defaults', () => {
+    const [a, b] = parseModelsYaml(ok, '/srv/switchyard', 100);
+    expect(a).toMatchObject({
+      name: 'qwen2.5:0.5b',
+      aliases: ['gpt-4o-mini'],
+      backend: 'llama.cpp',
+      path: '/srv/switchyard/models/qwen.gguf',
+      contextSize: 8192,
+      parallel: 2,
+      threads: 4,
+      gpuLayers: 0,
+      created: 100,
+    });
+    expect(b).toMatchObject({ path: '/abs/tiny.gguf', contextSize: 4096, parallel: 1, maxQueue: 64 });
+  });
+
+  it('requires threads, because the library default oversubscribes small machines', () => {
+    expect(() => parseModelsYaml('models:\n  - name: x\n    path: x.gguf\n', '/')).toThrow(/'threads' is required/);
+  });
+
+  it.each([
+    ['models: 3', /'models' list/],
+    ['models:\n  - name: "bad name"\n    path: x\n    threads: 1', /'name'/],
+    ['models:\n  - name: x\n    path: x\n    threads: 0', /'threads'/],
+    ['models:\n  - name: x\n    path: x\n    threads: 1\n    backend: onnx', /unknown backend/],
+    ['models:\n  - name: x\n    path: x\n    threads: 1\n  - name: y\n    aliases: [x]\n    path: y\n    threads: 1', /used by both/],
+    ['models: [', /not valid YAML/],
+  ])('rejects %j', (text, message) => {
+    expect(() => parseModelsYaml(text, '/')).toThrow(ModelsFileError);
+    expect(() => parseModelsYaml(text, '/')).toThrow(message);
+  });
+
+  it('resolves names and aliases in the catalog', () => {
+    const catalog = new ModelCatalog(parseModelsYaml(ok, '/'));
+    expect(catalog.resolve('gpt-4o-mini')?.name).toBe('qwen2.5:0.5b');
+    expect(catalog.resolve('tiny')?.name).toBe('tiny');
+    expect(catalog.resolve('nope')).toBeUndefined();
+  });
+});
