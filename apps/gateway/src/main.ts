@@ -3,7 +3,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { json, type NextFunction, type Request, type Response } from 'express';
-import { EnvError, Logger, ModelsFileError, splitList } from '@switchyard/runtime';
+import { EnvError, handleShutdown, Logger, ModelsFileError, splitList } from '@switchyard/runtime';
 import { GATEWAY_ENV, type GatewayEnv } from './gateway-config';
 import { GatewayModule } from './gateway.module';
 import { OpenAIError } from './openai-error';
@@ -39,8 +39,8 @@ async function main(): Promise<void> {
   app.use(json({ limit: env.MAX_BODY_BYTES, type: ['application/json', 'application/*+json', 'text/plain'] }));
   app.use(bodyErrors);
   app.useGlobalPipes(createValidationPipe());
-  app.enableShutdownHooks();
   await app.listen(env.PORT, env.HOST);
+  handleShutdown(app, log);
   const keys = splitList(env.API_KEYS).length;
   if (keys === 0) log.warn('no API_KEYS configured: the API is open to anyone who can reach it');
   log.info('gateway listening', { url: await app.getUrl(), apiKeys: keys, modelsFile: env.MODELS_FILE });

@@ -4,8 +4,8 @@
  * gateway and one llm worker as child processes and stops them all together.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { loadModelsFile, Logger, RedisServerMissingError, startLocalRedis, type LocalRedis } from '@switchyard/runtime';
 import { generateLlamaModel } from '@switchyard/model-gen';
 
@@ -19,6 +19,7 @@ async function ensureDemoModel(modelsFile: string): Promise<void> {
   const usesDemo = loadModelsFile(modelsFile).some((m) => resolve(m.path) === DEMO_MODEL);
   if (usesDemo && !existsSync(DEMO_MODEL)) {
     log.info('generating the demo model (tiny random weights, gibberish output)', { path: DEMO_MODEL });
+    mkdirSync(dirname(DEMO_MODEL), { recursive: true });
     await generateLlamaModel({ path: DEMO_MODEL, shape: 'tiny', seed: 1, name: 'tiny-chat' });
   }
 }

@@ -95,7 +95,7 @@ export class LlmWorkerService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   async onApplicationShutdown(signal?: string): Promise<void> {
-    this.log.info('shutting down', { signal });
+    this.log.debug('closing models', { signal });
     if (this.heartbeat) clearInterval(this.heartbeat);
     await Promise.all(this.hosts.map((h) => h.close()));
     try {

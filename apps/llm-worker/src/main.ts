@@ -1,12 +1,12 @@
 /** Entry point of the llm worker (llama.cpp through node-llama-cpp). */
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { EnvError, ModelsFileError } from '@switchyard/runtime';
+import { EnvError, handleShutdown, Logger, ModelsFileError } from '@switchyard/runtime';
 import { LlmWorkerModule } from './llm-worker.module';
 
 async function main(): Promise<void> {
   const app = await NestFactory.createApplicationContext(LlmWorkerModule, { logger: ['error', 'warn'], abortOnError: false });
-  app.enableShutdownHooks();
+  handleShutdown(app, new Logger('llm-worker'));
 }
 
 main().catch((err: unknown) => {

@@ -55,6 +55,7 @@ export class ModelHost {
   private prompts: PromptBuilder | undefined;
   private readonly free: LlamaContextSequence[] = [];
   private worker: Worker<LlmJobData> | undefined;
+  private queueConnection: Redis | undefined;
   private state: WorkerModelState['state'] = 'loading';
   private error: string | undefined;
   private busy = 0;
@@ -98,8 +99,9 @@ export class ModelHost {
       await this.disposeModel();
       return;
     }
+    this.queueConnection = createRedis(this.deps.redisUrl, `switchyard-llm-${this.deps.workerId}`);
     this.worker = new Worker<LlmJobData>(llmQueueName(d.name), (job) => this.process(job), {
-      connection: createRedis(this.deps.redisUrl, `switchyard-llm-${this.deps.workerId}`),
+      connection: this.queueConnection,
       prefix: REDIS_PREFIX,
       concurrency: d.parallel,
       lockDuration: LLM_LOCK_DURATION_MS,
@@ -200,6 +202,7 @@ export class ModelHost {
   /** Stops taking jobs, lets running ones finish (BullMQ waits for them), then frees the model. */
   async close(): Promise<void> {
     await this.worker?.close();
+    await this.queueConnection?.quit().catch(() => undefined);
     await this.disposeModel();
   }
 

@@ -3,3 +3,4 @@ export * from './env';
 export * from './models-file';
 export * from './redis';
 export * from './logger';
+export * from './shutdown';

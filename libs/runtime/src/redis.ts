@@ -7,13 +7,19 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis, { type RedisOptions } from 'ioredis';
+import { Logger } from './logger';
+
+const log = new Logger('redis');
 
 /**
  * `maxRetriesPerRequest: null` is required by BullMQ for blocking connections and is the right
  * choice for ours too: a command waits for a reconnect instead of failing a request mid-way.
  */
 export function createRedis(url: string, name: string, extra: RedisOptions = {}): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, connectionName: name, enableReadyCheck: true, ...extra });
+  const redis = new Redis(url, { maxRetriesPerRequest: null, connectionName: name, enableReadyCheck: true, ...extra });
+  // ioredis reconnects on its own; without a listener it would print every failed attempt unformatted.
+  redis.on('error', (err: Error) => log.warn('redis connection error', { connection: name, error: err.message }));
+  return redis;
 }
 
 export function freePort(): Promise<number> {
@@ -66,6 +72,7 @@ export async function startLocalRedis(options: { port?: number; binary?: string 
     const deadline = Date.now() + 10_000;
     for (;;) {
       const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      probe.on('error', () => undefined);
       try {
         await probe.connect();
         await probe.ping();
