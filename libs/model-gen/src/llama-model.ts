@@ -3,7 +3,8 @@
  * Speed depends only on the shape, so benchmarks can use realistic dimensions; the text is gibberish
  * but varied (greedy decoding does not get stuck on one token).
  */
-import { stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { rename, rm, stat } from 'node:fs/promises';
 import { GgmlType, gguf, writeGguf, type GgufTensorSpec, type GgufValue, type TensorFill } from './gguf-writer';
 import { generateVocab, SPM_SPACE, tokenizerMetadata, TokenType, type GeneratedVocab } from './tokenizer';
 
@@ -69,7 +70,7 @@ export const CHATML_THINKING_TEMPLATE =
   "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n<think>\\n' }}{% endif %}";
 
 export interface GenerateLlamaModelOptions {
-  /** Output file. */
+  /** Output file (written atomically: temporary file + rename). */
   path: string;
   /** A named shape or custom dimensions. Default 'tiny'. */
   shape?: LlamaShapeName | LlamaShape;
@@ -346,7 +347,16 @@ export async function generateLlamaModel(options: GenerateLlamaModelOptions): Pr
   const vocab = generateVocab({ vocabSize: shape.vocabSize, thinking });
   const tensors = buildLlamaTensors(shape, quant, seed, vocab);
   const metadata = llamaMetadata(shape, quant, name, vocab, chatTemplate);
-  await writeGguf(options.path, metadata, tensors);
+  // Write to a temporary name and rename: readers (and --if-missing) never see a partial file, and
+  // concurrent generators of the same path do not interleave.
+  const partial = `${options.path}.${process.pid}-${randomBytes(4).toString('hex')}.partial`;
+  try {
+    await writeGguf(partial, metadata, tensors);
+    await rename(partial, options.path);
+  } catch (err) {
+    await rm(partial, { force: true });
+    throw err;
+  }
   const { size } = await stat(options.path);
   return {
     path: options.path,
