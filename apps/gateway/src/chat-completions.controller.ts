@@ -8,7 +8,7 @@ import { InferenceService } from './inference.service';
 import { buildChatJobs } from './job-builder';
 import { ModelCatalogService } from './model-catalog.service';
 import { ChatFormatter } from './openai-format';
-import { clientGone, writeGeneration } from './response-writer';
+import { serveGeneration } from './response-writer';
 
 @Controller('v1/chat/completions')
 export class ChatCompletionsController {
@@ -21,17 +21,15 @@ export class ChatCompletionsController {
   @HttpCode(200)
   async create(@Body() dto: CreateChatCompletionDto, @Req() req: Request, @Res() res: Response): Promise<void> {
     const model = this.catalog.require(dto.model);
-    const jobs = buildChatJobs(dto, model.name);
-    const includeUsage = dto.stream === true && dto.stream_options?.include_usage === true;
-    const abort = clientGone(req, res);
-    await writeGeneration({
+    await serveGeneration({
       req,
       res,
-      events: this.inference.generate(model, jobs, abort.signal),
-      formatter: new ChatFormatter(model.name, includeUsage),
-      choices: jobs.length,
+      inference: this.inference,
+      model,
+      jobs: buildChatJobs(dto, model.name),
       stream: dto.stream === true,
-      includeUsage,
+      includeUsage: dto.stream_options?.include_usage === true,
+      formatter: (includeUsage) => new ChatFormatter(model.name, includeUsage),
     });
   }
 }

@@ -34,24 +34,45 @@ function newId(prefix: string): string {
   return `${prefix}-${randomBytes(12).toString('base64url')}`;
 }
 
-export class ChatFormatter implements ResponseFormatter {
-  private readonly id = newId('chatcmpl');
-  private readonly created = Math.floor(Date.now() / 1000);
-  /** With include_usage, OpenAI puts `usage: null` on every chunk before the last. */
-  constructor(
-    private readonly model: string,
-    private readonly includeUsage: boolean,
-  ) {}
+/** Id, timestamps and the envelope every chunk and response of one request shares. */
+abstract class BaseFormatter implements ResponseFormatter {
+  protected readonly id: string;
+  protected readonly created = Math.floor(Date.now() / 1000);
 
-  private chunk(choices: object[]): object {
+  constructor(
+    idPrefix: string,
+    private readonly chunkObject: string,
+    protected readonly model: string,
+    /** With include_usage, OpenAI puts `usage: null` on every chunk before the last. */
+    private readonly includeUsage: boolean,
+  ) {
+    this.id = newId(idPrefix);
+  }
+
+  protected chunk(choices: object[]): object {
     return {
       id: this.id,
-      object: 'chat.completion.chunk',
+      object: this.chunkObject,
       created: this.created,
       model: this.model,
       choices,
       ...(this.includeUsage ? { usage: null } : {}),
     };
+  }
+
+  usage(usage: OpenAIUsage): object {
+    return { ...this.chunk([]), usage };
+  }
+
+  abstract opening(choices: number): object[];
+  abstract delta(index: number, text: string): object;
+  abstract finish(index: number, reason: FinishReason): object;
+  abstract complete(choices: ChoiceResult[], usage: OpenAIUsage): object;
+}
+
+export class ChatFormatter extends BaseFormatter {
+  constructor(model: string, includeUsage: boolean) {
+    super('chatcmpl', 'chat.completion.chunk', model, includeUsage);
   }
 
   opening(choices: number): object[] {
@@ -66,10 +87,6 @@ export class ChatFormatter implements ResponseFormatter {
 
   finish(index: number, reason: FinishReason): object {
     return this.chunk([{ index, delta: {}, logprobs: null, finish_reason: reason }]);
-  }
-
-  usage(usage: OpenAIUsage): object {
-    return { ...this.chunk([]), usage };
   }
 
   complete(choices: ChoiceResult[], usage: OpenAIUsage): object {
@@ -89,23 +106,9 @@ export class ChatFormatter implements ResponseFormatter {
   }
 }
 
-export class CompletionFormatter implements ResponseFormatter {
-  private readonly id = newId('cmpl');
-  private readonly created = Math.floor(Date.now() / 1000);
-  constructor(
-    private readonly model: string,
-    private readonly includeUsage: boolean,
-  ) {}
-
-  private chunk(choices: object[]): object {
-    return {
-      id: this.id,
-      object: 'text_completion',
-      created: this.created,
-      model: this.model,
-      choices,
-      ...(this.includeUsage ? { usage: null } : {}),
-    };
+export class CompletionFormatter extends BaseFormatter {
+  constructor(model: string, includeUsage: boolean) {
+    super('cmpl', 'text_completion', model, includeUsage);
   }
 
   opening(): object[] {
@@ -118,10 +121,6 @@ export class CompletionFormatter implements ResponseFormatter {
 
   finish(index: number, reason: FinishReason): object {
     return this.chunk([{ index, text: '', logprobs: null, finish_reason: reason }]);
-  }
-
-  usage(usage: OpenAIUsage): object {
-    return { ...this.chunk([]), usage };
   }
 
   complete(choices: ChoiceResult[], usage: OpenAIUsage): object {

@@ -4,8 +4,8 @@
  * that goes away aborts the generation.
  */
 import type { Request, Response } from 'express';
-import type { FinishReason } from '@switchyard/contracts';
-import type { IndexedEvent } from './inference.service';
+import type { FinishReason, LlmJobData, ModelDescriptor } from '@switchyard/contracts';
+import type { IndexedEvent, InferenceService } from './inference.service';
 import { sendOpenAIError, toOpenAIError } from './openai-error.filter';
 import { toOpenAIUsage, type ResponseFormatter } from './openai-format';
 
@@ -19,8 +19,34 @@ export function clientGone(req: Request, res: Response): AbortController {
   return controller;
 }
 
-export async function writeGeneration(options: {
+/**
+ * The whole of a generation endpoint after validation: run the jobs, abort them when the client
+ * leaves, and write the response in the endpoint's format.
+ */
+export async function serveGeneration(options: {
   req: Request;
+  res: Response;
+  inference: InferenceService;
+  model: ModelDescriptor;
+  jobs: LlmJobData[];
+  stream: boolean;
+  includeUsage: boolean;
+  formatter: (includeUsage: boolean) => ResponseFormatter;
+}): Promise<void> {
+  const { req, res, jobs } = options;
+  const includeUsage = options.stream && options.includeUsage;
+  const abort = clientGone(req, res);
+  await writeGeneration({
+    res,
+    events: options.inference.generate(options.model, jobs, abort.signal),
+    formatter: options.formatter(includeUsage),
+    choices: jobs.length,
+    stream: options.stream,
+    includeUsage,
+  });
+}
+
+export async function writeGeneration(options: {
   res: Response;
   events: AsyncGenerator<IndexedEvent>;
   formatter: ResponseFormatter;
