@@ -19,7 +19,7 @@ import {
 } from '@switchyard/contracts';
 import { Logger } from '@switchyard/runtime';
 import { GATEWAY_ENV, type GatewayEnv } from './gateway-config';
-import { JobEventsSubscriber } from './job-events.subscriber';
+import { type JobEventReader, JobEventsSubscriber } from './job-events.subscriber';
 import { OpenAIError } from './openai-error';
 import { RedisConnections } from './redis-connections';
 import { WorkerRegistry } from './worker-registry.service';
@@ -46,12 +46,31 @@ export class InferenceService implements OnApplicationShutdown {
 
   /** Runs every job (e.g. one per prompt or per choice) and merges their events, tagged by index. */
   async *generate(model: ModelDescriptor, jobs: LlmJobData[], signal: AbortSignal): AsyncGenerator<IndexedEvent> {
-    await this.admit(model, jobs.length, signal);
-    const runs = jobs.map((data, index) => this.runOne(model, data, signal, index));
-    if (runs.length === 1) {
-      yield* runs[0];
-      return;
+    // Subscribing overlaps with the admission checks: both are round trips to Redis.
+    const ids = jobs.map(() => randomUUID());
+    const subscribing = Promise.allSettled(ids.map((id) => this.subscriber.open(id)));
+    const admitted = this.admit(model, jobs.length, signal).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    const settled = await subscribing;
+    const readers = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failure = (await admitted) ?? settled.find((r) => r.status === 'rejected')?.reason;
+    if (failure !== undefined) {
+      await Promise.allSettled(readers.map((r) => r.close()));
+      throw failure;
     }
+    const runs = jobs.map((data, index) => this.runOne(model, data, signal, index, readers[index]));
+    try {
+      yield* runs.length === 1 ? runs[0] : this.merge(runs);
+    } finally {
+      // A run that never started has no finally of its own to release its subscription.
+      await Promise.allSettled(readers.map((r) => r.close()));
+    }
+  }
+
+  /** Interleaves several runs' events as they come; closing it closes (and so cancels) them all. */
+  private async *merge(runs: AsyncGenerator<IndexedEvent>[]): AsyncGenerator<IndexedEvent> {
     type Step = { index: number; result: IteratorResult<IndexedEvent> };
     const pending = new Map<number, Promise<Step>>();
     const pull = (i: number): void => {
@@ -72,7 +91,6 @@ export class InferenceService implements OnApplicationShutdown {
         yield result.value;
       }
     } finally {
-      // Closing the other runs cancels their jobs (their own finally blocks).
       await Promise.allSettled(runs.map((r) => r.return(undefined)));
     }
   }
@@ -107,10 +125,10 @@ export class InferenceService implements OnApplicationShutdown {
     data: LlmJobData,
     signal: AbortSignal,
     index: number,
+    reader: JobEventReader,
   ): AsyncGenerator<IndexedEvent> {
     const queue = this.queue(model.name);
-    const jobId = randomUUID();
-    const reader = await this.subscriber.open(jobId);
+    const jobId = reader.jobId;
     const interrupt = (): void => reader.interrupt();
     signal.addEventListener('abort', interrupt);
     let finished = false;

@@ -92,7 +92,7 @@ export class JobEventsSubscriber {
   async open(jobId: string): Promise<JobEventReader> {
     const channel = jobEventsChannel(jobId);
     const reader = new JobEventReader(this.connections, jobId, async () => {
-      this.readers.delete(channel);
+      if (!this.readers.delete(channel)) return;
       await this.connections.subscriber.unsubscribe(channel);
     });
     this.readers.set(channel, reader);

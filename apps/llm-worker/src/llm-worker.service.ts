@@ -15,7 +15,8 @@ import {
   type WorkerHeartbeat,
 } from '@switchyard/contracts';
 import { createRedis, loadModelsFile, Logger, splitList } from '@switchyard/runtime';
-import { CancelSubscriber, ModelHost } from './model-host';
+import { CancelListener } from './cancel-listener';
+import { ModelHost } from './model-host';
 import { importNodeLlamaCpp, type Llama } from './node-llama-cpp';
 import { LLM_WORKER_ENV, type LlmWorkerEnv } from './worker-config';
 
@@ -49,14 +50,15 @@ export class LlmWorkerService implements OnApplicationBootstrap, OnApplicationSh
     // Never compile llama.cpp at run time: prebuilt binaries only.
     this.llama = await lib.getLlama({ build: 'never', gpu: gpu as 'auto', logLevel: lib.LlamaLogLevel.error });
     this.log.info('llama.cpp ready', { workerId: this.workerId, gpu: this.llama.gpu, models: models.map((m) => m.name) });
-    const cancel = new CancelSubscriber(this.subscriber);
+    const cancels = new CancelListener(this.subscriber);
+    await cancels.start();
     for (const descriptor of models) {
       const host = new ModelHost(descriptor, {
         lib,
         llama: this.llama,
         redisUrl: this.env.REDIS_URL,
         publisher: this.publisher,
-        cancelSubscriber: cancel,
+        cancels,
         workerId: this.workerId,
         logger: this.log,
       });

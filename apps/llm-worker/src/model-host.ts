@@ -7,7 +7,6 @@ import type Redis from 'ioredis';
 import {
   LLM_LOCK_DURATION_MS,
   REDIS_PREFIX,
-  jobCancelChannel,
   jobCancelKey,
   llmQueueName,
   type LlamaCppModelDescriptor,
@@ -15,6 +14,7 @@ import {
   type WorkerModelState,
 } from '@switchyard/contracts';
 import { createRedis, Logger } from '@switchyard/runtime';
+import { CancelListener } from './cancel-listener';
 import { GenerationRejected, PromptBuilder, cachedPrefix, runGeneration } from './generation';
 import { JobEventsPublisher } from './job-events.publisher';
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, NodeLlamaCppModule } from './node-llama-cpp';
@@ -25,28 +25,9 @@ export interface ModelHostDeps {
   redisUrl: string;
   /** Shared connection for publishing events. */
   publisher: Redis;
-  /** Shared connection in subscriber mode for cancel channels. */
-  cancelSubscriber: CancelSubscriber;
+  cancels: CancelListener;
   workerId: string;
   logger: Logger;
-}
-
-/** Routes cancel messages from one subscriber connection to the running jobs. */
-export class CancelSubscriber {
-  private readonly handlers = new Map<string, () => void>();
-  constructor(private readonly redis: Redis) {
-    redis.on('message', (channel: string) => this.handlers.get(channel)?.());
-  }
-  async watch(jobId: string, onCancel: () => void): Promise<void> {
-    const channel = jobCancelChannel(jobId);
-    this.handlers.set(channel, onCancel);
-    await this.redis.subscribe(channel);
-  }
-  async unwatch(jobId: string): Promise<void> {
-    const channel = jobCancelChannel(jobId);
-    this.handlers.delete(channel);
-    await this.redis.unsubscribe(channel);
-  }
 }
 
 export class ModelHost {
@@ -126,14 +107,17 @@ export class ModelHost {
     const abort = new AbortController();
     this.busy++;
     let sequence: LlamaContextSequence | undefined;
+    this.deps.cancels.register(jobId, abort);
     try {
-      await this.deps.cancelSubscriber.watch(jobId, () => abort.abort());
-      if ((await this.deps.publisher.exists(jobCancelKey(jobId))) === 1) abort.abort();
+      // The flag covers a cancel published before this worker took the job; its round trip
+      // overlaps with building the prompt.
+      const flagged = this.deps.publisher.exists(jobCancelKey(jobId));
+      const { tokens, templateStops } = this.prompts!.build(job.data);
+      if ((await flagged) === 1) abort.abort();
       if (abort.signal.aborted) {
         this.log.debug('job cancelled before start', { jobId });
         return;
       }
-      const { tokens, templateStops } = this.prompts!.build(job.data);
       sequence = this.takeSequence(tokens);
       const result = await runGeneration({
         model: this.model!,
@@ -180,7 +164,7 @@ export class ModelHost {
     } finally {
       if (sequence) this.free.push(sequence);
       this.busy--;
-      await this.deps.cancelSubscriber.unwatch(jobId).catch(() => undefined);
+      this.deps.cancels.unregister(jobId);
     }
   }
 

@@ -34,6 +34,13 @@ export function jobEventsStream(jobId: string): string {
 export function jobCancelChannel(jobId: string): string {
   return `${REDIS_PREFIX}:job:${jobId}:cancel`;
 }
+/** Workers PSUBSCRIBE once to every job's cancel channel instead of subscribing per job. */
+export const JOB_CANCEL_PATTERN = `${REDIS_PREFIX}:job:*:cancel`;
+export function jobIdFromCancelChannel(channel: string): string | undefined {
+  const head = `${REDIS_PREFIX}:job:`;
+  const tail = ':cancel';
+  return channel.startsWith(head) && channel.endsWith(tail) ? channel.slice(head.length, -tail.length) : undefined;
+}
 export function jobCancelKey(jobId: string): string {
   return `${REDIS_PREFIX}:job:${jobId}:cancelled`;
 }
