@@ -1,5 +1,7 @@
 /**
- * Bearer API keys: required when keys are configured, open (and said so at start-up) when not.
+ * Bearer keys. API keys (API_KEYS) open the OpenAI API; admin keys (ADMIN_KEYS) open it too and also
+ * the admin API, where a user key gets 403. With no keys at all everything is open (said at start-up).
+ * With user keys but no admin keys, the admin API is closed to everyone.
  */
 import { type CanActivate, type ExecutionContext, Inject, Injectable, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
@@ -9,28 +11,37 @@ import { splitList } from '@switchyard/runtime';
 import { GATEWAY_ENV, type GatewayEnv } from './gateway-config';
 import { OpenAIError } from './openai-error';
 
-const PUBLIC_KEY = 'switchyard:public';
-/** Marks a route that needs no API key (health checks). */
-export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC_KEY, true);
+const ACCESS_KEY = 'switchyard:access';
+type Access = 'public' | 'admin';
+/** A route that needs no key (health checks). */
+export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(ACCESS_KEY, 'public' satisfies Access);
+/** A route that needs an admin key. */
+export const Admin = (): MethodDecorator & ClassDecorator => SetMetadata(ACCESS_KEY, 'admin' satisfies Access);
+
+function matches(keys: Buffer[], given: Buffer): boolean {
+  return keys.some((k) => k.length === given.length && timingSafeEqual(k, given));
+}
 
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
-  private readonly keys: Buffer[];
+  private readonly userKeys: Buffer[];
+  private readonly adminKeys: Buffer[];
 
   constructor(
     @Inject(GATEWAY_ENV) env: GatewayEnv,
     private readonly reflector: Reflector,
   ) {
-    this.keys = splitList(env.API_KEYS).map((k) => Buffer.from(k));
+    this.userKeys = splitList(env.API_KEYS).map((k) => Buffer.from(k));
+    this.adminKeys = splitList(env.ADMIN_KEYS).map((k) => Buffer.from(k));
   }
 
   get open(): boolean {
-    return this.keys.length === 0;
+    return this.userKeys.length === 0 && this.adminKeys.length === 0;
   }
 
   canActivate(ctx: ExecutionContext): boolean {
-    if (this.open) return true;
-    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, [ctx.getHandler(), ctx.getClass()])) return true;
+    const access = this.reflector.getAllAndOverride<Access | undefined>(ACCESS_KEY, [ctx.getHandler(), ctx.getClass()]);
+    if (this.open || access === 'public') return true;
     const header = ctx.switchToHttp().getRequest<Request>().headers.authorization;
     const match = /^Bearer\s+(.+)$/i.exec(header ?? '');
     if (!match) {
@@ -42,9 +53,14 @@ export class ApiKeyGuard implements CanActivate {
       );
     }
     const given = Buffer.from(match[1].trim());
-    if (!this.keys.some((k) => k.length === given.length && timingSafeEqual(k, given))) {
-      const shown = given.length > 8 ? `${given.toString().slice(0, 3)}...${given.toString().slice(-4)}` : '***';
+    const admin = matches(this.adminKeys, given);
+    if (!admin && !matches(this.userKeys, given)) {
+      const text = given.toString();
+      const shown = text.length > 8 ? `${text.slice(0, 3)}...${text.slice(-4)}` : '***';
       throw new OpenAIError(401, `Incorrect API key provided: ${shown}.`, 'invalid_request_error', 'invalid_api_key');
+    }
+    if (access === 'admin' && !admin) {
+      throw new OpenAIError(403, 'This endpoint needs an admin key.', 'permission_error', 'admin_key_required');
     }
     return true;
   }

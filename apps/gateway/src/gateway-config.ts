@@ -23,6 +23,21 @@ export class GatewayEnv {
   @IsString()
   API_KEYS?: string;
 
+  /** Comma-separated admin keys for the admin API (they work as API keys too). */
+  @IsOptional()
+  @IsString()
+  ADMIN_KEYS?: string;
+
+  /** How long loading a model (admin or on demand) may take. */
+  @IsInt()
+  @Min(1000)
+  LOAD_TIMEOUT_MS: number = 120_000;
+
+  /** How long an unload lets running requests finish before aborting them. */
+  @IsInt()
+  @Min(0)
+  UNLOAD_DRAIN_MS: number = 30_000;
+
   /** Largest request body accepted (413 above). */
   @IsInt()
   @Min(1024)

@@ -2,6 +2,7 @@
 import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { loadEnv } from '@switchyard/runtime';
+import { AdminController } from './admin.controller';
 import { ApiKeyGuard } from './api-key.guard';
 import { ChatCompletionsController } from './chat-completions.controller';
 import { CompletionsController } from './completions.controller';
@@ -10,18 +11,22 @@ import { HealthController } from './health.controller';
 import { InferenceService } from './inference.service';
 import { JobEventsSubscriber } from './job-events.subscriber';
 import { ModelCatalogService } from './model-catalog.service';
+import { ModelControlService } from './model-control.service';
 import { ModelsController } from './models.controller';
 import { OpenAIErrorFilter } from './openai-error.filter';
 import { RedisConnections } from './redis-connections';
+import { RedisSubscriptions } from './redis-subscriptions';
 import { WorkerRegistry } from './worker-registry.service';
 
 @Module({
-  controllers: [ModelsController, ChatCompletionsController, CompletionsController, HealthController],
+  controllers: [ModelsController, ChatCompletionsController, CompletionsController, AdminController, HealthController],
   providers: [
     { provide: GATEWAY_ENV, useFactory: () => loadEnv(GatewayEnv) },
     RedisConnections,
     WorkerRegistry,
+    RedisSubscriptions,
     JobEventsSubscriber,
+    ModelControlService,
     InferenceService,
     ModelCatalogService,
     { provide: APP_GUARD, useClass: ApiKeyGuard },

@@ -20,6 +20,7 @@ import {
 import { Logger } from '@switchyard/runtime';
 import { GATEWAY_ENV, type GatewayEnv } from './gateway-config';
 import { type JobEventReader, JobEventsSubscriber } from './job-events.subscriber';
+import { ModelControlService } from './model-control.service';
 import { OpenAIError } from './openai-error';
 import { RedisConnections } from './redis-connections';
 import { WorkerRegistry } from './worker-registry.service';
@@ -42,6 +43,7 @@ export class InferenceService implements OnApplicationShutdown {
     private readonly redis: RedisConnections,
     private readonly subscriber: JobEventsSubscriber,
     private readonly registry: WorkerRegistry,
+    private readonly models: ModelControlService,
   ) {}
 
   /** Runs every job (e.g. one per prompt or per choice) and merges their events, tagged by index. */
@@ -97,7 +99,7 @@ export class InferenceService implements OnApplicationShutdown {
 
   /** Fails fast with 503 when nobody serves the model, 429 when its queue is full. */
   private async admit(model: ModelDescriptor, jobs: number, signal: AbortSignal): Promise<void> {
-    if (!(await this.registry.waitForModel(model.name, this.env.WORKER_WAIT_MS, signal))) {
+    if (!(await this.models.ensureServed(model, signal))) {
       throw new OpenAIError(
         503,
         `No worker is serving the model '${model.name}' right now. Try again later.`,
@@ -134,15 +136,16 @@ export class InferenceService implements OnApplicationShutdown {
     let finished = false;
     try {
       await queue.add(data.kind, { ...data, enqueuedAt: Date.now() }, { ...LLM_JOB_OPTIONS, jobId });
-      const enqueuedAt = Date.now();
+      let waitingSince = Date.now();
       let workerId: string | undefined;
-      let lastEventAt = enqueuedAt;
+      let streamed = false;
+      let lastEventAt = waitingSince;
       while (!signal.aborted) {
         const event = await reader.next(IDLE_CHECK_MS);
         if (event === undefined) {
           if (Date.now() - lastEventAt < IDLE_CHECK_MS) continue;
           lastEventAt = Date.now();
-          if (workerId === undefined && Date.now() - enqueuedAt > this.env.QUEUE_TIMEOUT_MS) {
+          if (workerId === undefined && Date.now() - waitingSince > this.env.QUEUE_TIMEOUT_MS) {
             if (await this.removeWaiting(queue, jobId)) {
               throw new OpenAIError(
                 503,
@@ -155,7 +158,14 @@ export class InferenceService implements OnApplicationShutdown {
             }
           }
           if (workerId !== undefined && !(await this.registry.isAlive(workerId))) {
-            throw new OpenAIError(502, 'The worker serving this request stopped responding.', 'server_error', 'worker_lost');
+            // Nothing streamed yet: the job goes back to its queue once the dead worker's lock
+            // expires and another worker serving the model runs it (it continues the sequence).
+            if (streamed || !(await this.registry.serves(model.name, true))) {
+              throw new OpenAIError(502, 'The worker serving this request stopped responding.', 'server_error', 'worker_lost');
+            }
+            this.log.warn('worker lost before streaming; waiting for the retry', { jobId, workerId });
+            workerId = undefined;
+            waitingSince = Date.now();
           }
           continue;
         }
@@ -165,6 +175,7 @@ export class InferenceService implements OnApplicationShutdown {
             workerId = event.workerId;
             break;
           case 'delta':
+            streamed = true;
             yield { index, event };
             break;
           case 'done':

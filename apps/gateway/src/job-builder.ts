@@ -4,6 +4,7 @@
  * silently ignoring it.
  */
 import type { ChatJobData, ChatMessage, CompletionJobData, SamplingParams } from '@switchyard/contracts';
+import { parseDurationMs } from '@switchyard/runtime';
 import type { CreateChatCompletionDto } from './dto/create-chat-completion.dto';
 import type { CreateCompletionDto } from './dto/create-completion.dto';
 import type { SamplingDto } from './dto/sampling.dto';
@@ -27,6 +28,10 @@ function sampling(dto: SamplingDto, maxTokens: number | undefined, choice: numbe
     maxTokens,
     stop: stop.filter((s) => s.length > 0),
   };
+}
+
+function keepAlive(dto: SamplingDto): number | undefined {
+  return dto.keep_alive == null ? undefined : parseDurationMs(dto.keep_alive);
 }
 
 function messageText(content: CreateChatCompletionDto['messages'][number]['content'], index: number): string {
@@ -65,6 +70,7 @@ export function buildChatJobs(dto: CreateChatCompletionDto, model: string): Chat
     model,
     messages,
     sampling: sampling(dto, maxTokens, choice),
+    keepAliveMs: keepAlive(dto),
     enqueuedAt: 0,
   }));
 }
@@ -88,6 +94,7 @@ export function buildCompletionJobs(dto: CreateCompletionDto, model: string): Co
       model,
       prompt,
       sampling: sampling(dto, maxTokens, choice),
+      keepAliveMs: keepAlive(dto),
       enqueuedAt: 0,
     })),
   );

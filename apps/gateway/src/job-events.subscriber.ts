@@ -5,6 +5,7 @@
 import { Injectable } from '@nestjs/common';
 import { jobEventsChannel, jobEventsStream, type JobEvent } from '@switchyard/contracts';
 import { RedisConnections } from './redis-connections';
+import { RedisSubscriptions } from './redis-subscriptions';
 
 export class JobEventReader {
   private expected = 0;
@@ -82,21 +83,16 @@ export class JobEventReader {
 
 @Injectable()
 export class JobEventsSubscriber {
-  private readonly readers = new Map<string, JobEventReader>();
-
-  constructor(private readonly connections: RedisConnections) {
-    connections.subscriber.on('message', (channel: string, message: string) => this.readers.get(channel)?.push(message));
-  }
+  constructor(
+    private readonly connections: RedisConnections,
+    private readonly subscriptions: RedisSubscriptions,
+  ) {}
 
   /** Resolves once Redis has confirmed the subscription, so enqueueing after it cannot miss events. */
   async open(jobId: string): Promise<JobEventReader> {
-    const channel = jobEventsChannel(jobId);
-    const reader = new JobEventReader(this.connections, jobId, async () => {
-      if (!this.readers.delete(channel)) return;
-      await this.connections.subscriber.unsubscribe(channel);
-    });
-    this.readers.set(channel, reader);
-    await this.connections.subscriber.subscribe(channel);
+    let reader: JobEventReader | undefined;
+    const unlisten = await this.subscriptions.listen(jobEventsChannel(jobId), (m) => reader?.push(m));
+    reader = new JobEventReader(this.connections, jobId, unlisten);
     return reader;
   }
 }

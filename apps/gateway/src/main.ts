@@ -42,8 +42,10 @@ async function main(): Promise<void> {
   await app.listen(env.PORT, env.HOST);
   handleShutdown(app, log);
   const keys = splitList(env.API_KEYS).length;
-  if (keys === 0) log.warn('no API_KEYS configured: the API is open to anyone who can reach it');
-  log.info('gateway listening', { url: await app.getUrl(), apiKeys: keys, modelsFile: env.MODELS_FILE });
+  const adminKeys = splitList(env.ADMIN_KEYS).length;
+  if (keys + adminKeys === 0) log.warn('no API_KEYS or ADMIN_KEYS configured: the API, admin API included, is open to anyone who can reach it');
+  else if (adminKeys === 0) log.info('no ADMIN_KEYS configured: the admin API is closed');
+  log.info('gateway listening', { url: await app.getUrl(), apiKeys: keys, adminKeys, modelsFile: env.MODELS_FILE });
 }
 
 main().catch((err: unknown) => {

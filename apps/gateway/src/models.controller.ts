@@ -1,37 +1,34 @@
 /**
- * GET /v1/models and /v1/models/{id}, in OpenAI's shapes, plus Switchyard's extras.
+ * GET /v1/models and /v1/models/{id}: what is servable now (loaded somewhere, or configured and
+ * loadable on demand by a live worker), in OpenAI's shapes plus Switchyard's extras.
  */
 import { Controller, Get, Param } from '@nestjs/common';
-import type { ModelDescriptor } from '@switchyard/contracts';
+import { fleetModels, toOpenAIModel, type FleetModel } from './fleet-view';
 import { ModelCatalogService } from './model-catalog.service';
 import { OpenAIError } from './openai-error';
-
-function toModel(m: ModelDescriptor, id = m.name): object {
-  return {
-    id,
-    object: 'model',
-    created: m.created,
-    owned_by: m.ownedBy,
-    // Extras (OpenAI clients ignore unknown fields).
-    backend: m.backend,
-    context_length: m.contextSize,
-    aliases: m.aliases,
-  };
-}
+import { WorkerRegistry } from './worker-registry.service';
 
 @Controller('v1/models')
 export class ModelsController {
-  constructor(private readonly catalog: ModelCatalogService) {}
+  constructor(
+    private readonly catalog: ModelCatalogService,
+    private readonly registry: WorkerRegistry,
+  ) {}
+
+  private async servable(): Promise<FleetModel[]> {
+    return fleetModels(this.catalog.models, await this.registry.workers()).filter((m) => m.state !== 'unavailable');
+  }
 
   @Get()
-  list(): object {
-    return { object: 'list', data: this.catalog.models.map((m) => toModel(m)) };
+  async list(): Promise<object> {
+    return { object: 'list', data: (await this.servable()).map((m) => toOpenAIModel(m)) };
   }
 
   @Get(':id')
-  get(@Param('id') id: string): object {
-    const m = this.catalog.find(id);
+  async get(@Param('id') id: string): Promise<object> {
+    const d = this.catalog.find(id);
+    const m = d && (await this.servable()).find((x) => x.descriptor.name === d.name);
     if (!m) throw OpenAIError.modelNotFound(id);
-    return toModel(m, id);
+    return toOpenAIModel(m, id);
   }
 }

@@ -15,17 +15,36 @@ import {
 type Unsequenced<E> = E extends JobEvent ? Omit<E, 'seq'> : never;
 
 export class JobEventsPublisher {
-  private seq = 0;
   private readonly channel: string;
   private readonly stream: string;
   private failed: Error | undefined;
 
-  constructor(
+  private constructor(
     private readonly redis: Redis,
     jobId: string,
+    private seq: number,
+    /** A previous attempt on a worker that died had already sent text to the client. */
+    readonly alreadyStreamed: boolean,
   ) {
     this.channel = jobEventsChannel(jobId);
     this.stream = jobEventsStream(jobId);
+  }
+
+  /**
+   * A retried job (its worker died) continues the sequence numbers of the first attempt, so the
+   * gateway still waiting on it sees no gap, and learns whether text was already streamed.
+   */
+  static async forJob(redis: Redis, jobId: string, retried: boolean): Promise<JobEventsPublisher> {
+    if (!retried) return new JobEventsPublisher(redis, jobId, 0, false);
+    const entries = await redis.xrange(jobEventsStream(jobId), '-', '+');
+    let next = 0;
+    let streamed = false;
+    for (const [, fields] of entries) {
+      const event = JSON.parse(fields[1]) as JobEvent;
+      next = Math.max(next, event.seq + 1);
+      if (event.type === 'delta') streamed = true;
+    }
+    return new JobEventsPublisher(redis, jobId, next, streamed);
   }
 
   /** Sends an event; deltas are not awaited (ordering holds on one connection), terminal ones are. */
@@ -35,7 +54,7 @@ export class JobEventsPublisher {
     const pipe = this.redis.pipeline();
     pipe.publish(this.channel, payload);
     pipe.xadd(this.stream, 'MAXLEN', '~', JOB_EVENTS_MAXLEN, '*', 'e', payload);
-    if (full.seq === 0 || isTerminalEvent(full)) pipe.expire(this.stream, JOB_EVENTS_TTL_SECONDS);
+    if (full.seq === 0 || full.type === 'start' || isTerminalEvent(full)) pipe.expire(this.stream, JOB_EVENTS_TTL_SECONDS);
     const done = pipe.exec().then(
       () => undefined,
       (err: Error) => {

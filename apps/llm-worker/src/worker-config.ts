@@ -1,7 +1,7 @@
 /**
  * The llm worker's environment, validated once at start-up.
  */
-import { IsIn, IsOptional, IsString, Matches } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Min } from 'class-validator';
 
 export class LlmWorkerEnv {
   @Matches(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' })
@@ -22,6 +22,11 @@ export class LlmWorkerEnv {
   /** llama.cpp compute backend; 'false' forces CPU. */
   @IsIn(['auto', 'false', 'cuda', 'vulkan', 'metal'])
   LLAMA_GPU: string = 'auto';
+
+  /** On SIGTERM, how long running generations may finish before they are aborted. */
+  @IsInt()
+  @Min(0)
+  SHUTDOWN_DRAIN_MS: number = 20_000;
 
   @IsIn(['debug', 'info', 'warn', 'error'])
   LOG_LEVEL: string = 'info';

@@ -3,3 +3,4 @@ export * from './queues';
 export * from './jobs';
 export * from './events';
 export * from './models';
+export * from './control';

@@ -30,6 +30,8 @@ interface GenerationJobBase {
   /** Model name as configured (aliases already resolved). */
   model: string;
   sampling: SamplingParams;
+  /** Ollama-style per-request keep-alive in ms (-1 forever, 0 unload when idle); overrides the model's. */
+  keepAliveMs?: number;
   /** Epoch ms when the gateway enqueued the job, for queue-wait metrics. */
   enqueuedAt: number;
 }
@@ -58,5 +60,10 @@ export const LLM_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 3600, count: 1000 },
 };
 
-/** Longest time the llm worker may hold a job without renewing its lock. */
-export const LLM_LOCK_DURATION_MS = 60_000;
+/**
+ * Longest time the llm worker may hold a job without renewing its lock (renewed every half of it;
+ * generation runs on native threads, so the event loop is free to renew). A worker killed mid-job
+ * is detected by the others' stall check once its lock expires, and the job goes back to wait.
+ */
+export const LLM_LOCK_DURATION_MS = 15_000;
+export const LLM_STALLED_INTERVAL_MS = 5_000;

@@ -18,6 +18,12 @@ export interface LlamaCppModelDescriptor {
   gpuLayers: number | 'auto' | 'max';
   /** Requests allowed to wait for this model before the gateway answers 429. */
   maxQueue: number;
+  /** Load on a worker on the first request when no worker holds it. */
+  autoLoad: boolean;
+  /** Workers load it when they start (otherwise only on demand or by the admin API). */
+  preload: boolean;
+  /** Unload after this long idle; -1 keeps it loaded. */
+  keepAliveMs: number;
   /** Epoch seconds the entry was read, reported as `created` in /v1/models. */
   created: number;
   ownedBy: string;
@@ -27,9 +33,14 @@ export type ModelDescriptor = LlamaCppModelDescriptor;
 
 export interface WorkerModelState {
   name: string;
-  state: 'loading' | 'ready' | 'failed';
+  state: 'loading' | 'ready' | 'unloading' | 'failed';
   slots: number;
   busy: number;
+  contextSize: number;
+  threads: number;
+  /** Epoch ms of the end of the last job (or of loading). */
+  lastUsed: number;
+  keepAliveMs: number;
   error?: string;
 }
 
@@ -40,5 +51,10 @@ export interface WorkerHeartbeat {
   pid: number;
   backend: Backend;
   startedAt: number;
+  /** Bytes of memory free and in all on the worker's machine, for placing loads. */
+  freeMemory: number;
+  totalMemory: number;
+  /** Models this worker may load (all of the file's, or WORKER_MODELS). */
+  servable: string[];
   models: WorkerModelState[];
 }

@@ -4,3 +4,4 @@ export * from './models-file';
 export * from './redis';
 export * from './logger';
 export * from './shutdown';
+export * from './duration';

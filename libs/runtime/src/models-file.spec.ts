@@ -27,7 +27,21 @@ models:
       gpuLayers: 0,
       created: 100,
     });
-    expect(b).toMatchObject({ path: '/abs/tiny.gguf', contextSize: 4096, parallel: 1, maxQueue: 64 });
+    expect(b).toMatchObject({
+      path: '/abs/tiny.gguf',
+      contextSize: 4096,
+      parallel: 1,
+      maxQueue: 64,
+      autoLoad: true,
+      preload: true,
+      keepAliveMs: -1,
+    });
+  });
+
+  it('reads on-demand settings', () => {
+    const [m] = parseModelsYaml('models:\n  - name: x\n    path: x\n    threads: 1\n    preload: false\n    auto_load: false\n    keep_alive: 5m\n', '/');
+    expect(m).toMatchObject({ preload: false, autoLoad: false, keepAliveMs: 300_000 });
+    expect(() => parseModelsYaml('models:\n  - name: x\n    path: x\n    threads: 1\n    keep_alive: soon\n', '/')).toThrow(/keep_alive/);
   });
 
   it('requires threads, because the library default oversubscribes small machines', () => {

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse } from 'yaml';
 import type { ModelDescriptor } from '@switchyard/contracts';
+import { parseDurationMs } from './duration';
 
 export class ModelsFileError extends Error {}
 
@@ -50,6 +51,15 @@ function parseEntry(entry: unknown, index: number, baseDir: string, created: num
   if (!(gpu === 'auto' || gpu === 'max' || (typeof gpu === 'number' && Number.isInteger(gpu) && gpu >= 0))) {
     throw new ModelsFileError(`${at}: 'gpu_layers' must be 'auto', 'max' or a count`);
   }
+  const bool = (key: string, def: boolean): boolean => {
+    const v = e[key] ?? def;
+    if (typeof v !== 'boolean') throw new ModelsFileError(`${at}: '${key}' must be true or false`);
+    return v;
+  };
+  const keepAliveMs = parseDurationMs(e.keep_alive ?? -1);
+  if (keepAliveMs === undefined) {
+    throw new ModelsFileError(`${at}: 'keep_alive' must be seconds or a duration like "5m" (-1 keeps it loaded)`);
+  }
   return {
     name,
     aliases: aliases as string[],
@@ -60,6 +70,9 @@ function parseEntry(entry: unknown, index: number, baseDir: string, created: num
     threads: int(e, 'threads', at, 1, 1, 1024),
     gpuLayers: gpu as ModelDescriptor['gpuLayers'],
     maxQueue: int(e, 'max_queue', at, 64, 0, 1_000_000),
+    autoLoad: bool('auto_load', true),
+    preload: bool('preload', true),
+    keepAliveMs,
     created,
     ownedBy: typeof e.owned_by === 'string' ? e.owned_by : 'switchyard',
   };

@@ -3,6 +3,7 @@
  */
 import { Type } from 'class-transformer';
 import { IsBoolean, IsInt, IsNumber, IsObject, IsOptional, IsString, Max, Min, MinLength, ValidateNested } from 'class-validator';
+import { parseDurationMs } from '@switchyard/runtime';
 import { IsJsonType, isString, isStringArray } from '../validation';
 
 export class StreamOptionsDto {
@@ -75,6 +76,11 @@ export abstract class SamplingDto {
   @IsOptional()
   @IsString()
   user?: string | null;
+
+  /** Ollama-style: how long the model stays loaded after this request (seconds or "5m"; -1 forever). */
+  @IsOptional()
+  @IsJsonType((v) => parseDurationMs(v) !== undefined, 'seconds or a duration such as "5m"')
+  keep_alive?: string | number | null;
 
   /** llama.cpp extras. */
   @IsOptional()

@@ -1,0 +1,77 @@
+/**
+ * Bodies of the admin API (REST view and text-generation-webui's /v1/internal/model paths).
+ */
+import { Type } from 'class-transformer';
+import { IsInt, IsObject, IsOptional, IsString, Max, Min, MinLength, ValidateNested } from 'class-validator';
+import { IsJsonType } from '../validation';
+
+export class LoadArgsDto {
+  @IsOptional()
+  @IsInt()
+  @Min(16)
+  ctx_size?: number;
+
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(256)
+  parallel?: number;
+
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  threads?: number;
+
+  @IsOptional()
+  @IsJsonType((v) => v === 'auto' || v === 'max' || (Number.isInteger(v) && (v as number) >= 0), "a layer count, 'auto' or 'max'")
+  gpu_layers?: number | 'auto' | 'max';
+}
+
+export class AdminLoadDto {
+  /** Load on this worker instead of the one with the most free memory. */
+  @IsOptional()
+  @IsString()
+  worker?: string;
+
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => LoadArgsDto)
+  args?: LoadArgsDto;
+}
+
+export class AdminUnloadDto {
+  @IsOptional()
+  @IsString()
+  worker?: string;
+
+  /** How long running requests may finish before they are aborted. */
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  drain_ms?: number;
+}
+
+export class InternalLoadDto {
+  @IsString()
+  @MinLength(1)
+  model_name!: string;
+
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => LoadArgsDto)
+  args?: LoadArgsDto;
+
+  /** Accepted for compatibility; text-generation-webui's UI settings do not apply here. */
+  @IsOptional()
+  @IsObject()
+  settings?: Record<string, unknown>;
+}
+
+export class InternalUnloadDto {
+  /** Switchyard extra: unload one model; without it every loaded model is unloaded. */
+  @IsOptional()
+  @IsString()
+  model_name?: string;
+}

@@ -1,0 +1,141 @@
+/**
+ * Loads and unloads models on workers: by admin request, or on demand when a request names a model
+ * nobody holds. Commands go to one worker's control channel; the reply comes on a channel the
+ * gateway subscribed to first. A Redis lock makes concurrent on-demand requests start one load.
+ */
+import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import {
+  controlReplyChannel,
+  modelLoadLockKey,
+  workerControlChannel,
+  type ControlCommand,
+  type ControlReply,
+  type LoadArgs,
+  type ModelDescriptor,
+} from '@switchyard/contracts';
+import { Logger } from '@switchyard/runtime';
+import { GATEWAY_ENV, type GatewayEnv } from './gateway-config';
+import { OpenAIError } from './openai-error';
+import { RedisConnections } from './redis-connections';
+import { RedisSubscriptions } from './redis-subscriptions';
+import { WorkerRegistry } from './worker-registry.service';
+
+export interface LoadResult {
+  model: string;
+  worker: string;
+  ms: number;
+}
+
+type CommandBody = { op: 'load'; model: string; args: LoadArgs } | { op: 'unload'; model: string; drainMs: number };
+
+@Injectable()
+export class ModelControlService {
+  private readonly log = new Logger('gateway.models');
+
+  constructor(
+    @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
+    private readonly redis: RedisConnections,
+    private readonly subscriptions: RedisSubscriptions,
+    private readonly registry: WorkerRegistry,
+  ) {}
+
+  /** Loads the model on the named worker, or on the best one with room. */
+  async load(model: ModelDescriptor, options: { worker?: string; args?: LoadArgs } = {}): Promise<LoadResult> {
+    let workerId = options.worker;
+    if (workerId !== undefined) {
+      const worker = (await this.registry.workers(true)).find((w) => w.id === workerId);
+      if (!worker) throw new OpenAIError(404, `No live worker '${workerId}'.`, 'invalid_request_error', 'worker_not_found', 'worker');
+      if (!worker.servable.includes(model.name)) {
+        throw new OpenAIError(400, `Worker '${workerId}' cannot serve '${model.name}'.`, 'invalid_request_error', 'model_not_servable', 'worker');
+      }
+    } else {
+      const already = (await this.registry.placements(model.name, true)).find((p) => p.model.state === 'ready');
+      if (already && options.args === undefined) return { model: model.name, worker: already.worker.id, ms: 0 };
+      workerId = (await this.registry.bestWorkerFor(model.name))?.id;
+      if (workerId === undefined) {
+        throw new OpenAIError(
+          503,
+          `No live worker can load '${model.name}' right now.`,
+          'server_error',
+          'no_worker_available',
+          null,
+          { 'Retry-After': '5' },
+        );
+      }
+    }
+    const reply = await this.command(workerId, { op: 'load', model: model.name, args: options.args ?? {} }, this.env.LOAD_TIMEOUT_MS);
+    this.log.info('model loaded', { model: model.name, worker: workerId, ms: reply.ms });
+    return { model: model.name, worker: workerId, ms: reply.ms };
+  }
+
+  /** Unloads the model from the named worker, or from every worker holding it. */
+  async unload(model: ModelDescriptor, options: { worker?: string; drainMs?: number } = {}): Promise<string[]> {
+    const holders = (await this.registry.placements(model.name, true))
+      .filter((p) => options.worker === undefined || p.worker.id === options.worker)
+      .map((p) => p.worker.id);
+    if (holders.length === 0) {
+      throw new OpenAIError(404, `The model '${model.name}' is not loaded${options.worker ? ` on '${options.worker}'` : ''}.`, 'invalid_request_error', 'model_not_loaded', 'model');
+    }
+    const drainMs = options.drainMs ?? this.env.UNLOAD_DRAIN_MS;
+    await Promise.all(holders.map((w) => this.command(w, { op: 'unload', model: model.name, drainMs }, drainMs + this.env.LOAD_TIMEOUT_MS)));
+    this.log.info('model unloaded', { model: model.name, workers: holders });
+    return holders;
+  }
+
+  /**
+   * For a request: makes sure some worker serves the model, loading it on demand when allowed.
+   * Resolves false when nothing serves it within the bounds (the caller answers 503).
+   */
+  async ensureServed(model: ModelDescriptor, signal: AbortSignal): Promise<boolean> {
+    if (await this.registry.serves(model.name)) return true;
+    if (model.autoLoad && !(await this.registry.loading(model.name, true))) {
+      const lock = modelLoadLockKey(model.name);
+      const ttl = Math.ceil(this.env.LOAD_TIMEOUT_MS / 1000);
+      if ((await this.redis.command.set(lock, '1', 'EX', ttl, 'NX')) !== 'OK') {
+        // Another request is loading it: wait for that load, bounded by the load timeout.
+        return this.registry.waitForModel(model.name, this.env.LOAD_TIMEOUT_MS, signal);
+      }
+      try {
+        await this.load(model);
+        return true;
+      } catch (err) {
+        // No worker can take it now; one may be starting, so fall through to the bounded wait.
+        if (!(err instanceof OpenAIError && err.code === 'no_worker_available')) throw err;
+      } finally {
+        await this.redis.command.del(lock);
+      }
+    }
+    const loading = await this.registry.loading(model.name);
+    return this.registry.waitForModel(model.name, loading ? this.env.LOAD_TIMEOUT_MS : this.env.WORKER_WAIT_MS, signal);
+  }
+
+  private async command(workerId: string, body: CommandBody, timeoutMs: number): Promise<ControlReply & { ok: true }> {
+    const requestId = randomUUID();
+    let resolveReply: (r: ControlReply) => void = () => undefined;
+    const replied = new Promise<ControlReply>((resolve) => (resolveReply = resolve));
+    const unlisten = await this.subscriptions.listen(controlReplyChannel(requestId), (m) => resolveReply(JSON.parse(m) as ControlReply));
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const cmd = { ...body, requestId } as ControlCommand;
+      const receivers = await this.redis.command.publish(workerControlChannel(workerId), JSON.stringify(cmd));
+      if (receivers === 0) throw new OpenAIError(503, `Worker '${workerId}' is not listening.`, 'server_error', 'worker_unavailable');
+      const reply = await Promise.race([
+        replied,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new OpenAIError(504, `Worker '${workerId}' did not finish '${body.op}' of '${body.model}' within ${timeoutMs} ms.`, 'server_error', 'control_timeout')),
+            timeoutMs,
+          );
+        }),
+      ]);
+      if (!reply.ok) {
+        throw new OpenAIError(reply.status, reply.message, reply.status >= 500 ? 'server_error' : 'invalid_request_error', reply.code, null);
+      }
+      return reply;
+    } finally {
+      clearTimeout(timer);
+      await unlisten();
+    }
+  }
+}
