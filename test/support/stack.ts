@@ -36,6 +36,9 @@ export interface ModelEntry {
   parallel?: number;
   threads?: number;
   max_queue?: number;
+  preload?: boolean;
+  auto_load?: boolean;
+  keep_alive?: string | number;
 }
 
 export interface StackOptions {
@@ -44,14 +47,20 @@ export interface StackOptions {
   workerEnv?: Record<string, string>;
   /** Start no worker (for 503 tests). */
   noWorker?: boolean;
+  /** Number of llm workers (default 1), with ids worker-0, worker-1, ... */
+  workers?: number;
 }
 
 export interface Stack {
   baseUrl: string;
   redis: LocalRedis;
   gateway: ChildProcess;
+  /** The first worker, and all of them. */
   worker?: ChildProcess;
+  workers: ChildProcess[];
   logs: string[];
+  /** Starts one more llm worker with this id. */
+  addWorker(id: string, env?: Record<string, string>): ChildProcess;
   stop(): Promise<void>;
 }
 
@@ -105,6 +114,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     yaml.push(`    parallel: ${m.parallel ?? 4}`);
     yaml.push(`    threads: ${m.threads ?? 1}`);
     if (m.max_queue !== undefined) yaml.push(`    max_queue: ${m.max_queue}`);
+    if (m.preload !== undefined) yaml.push(`    preload: ${m.preload}`);
+    if (m.auto_load !== undefined) yaml.push(`    auto_load: ${m.auto_load}`);
+    if (m.keep_alive !== undefined) yaml.push(`    keep_alive: ${JSON.stringify(m.keep_alive)}`);
   }
   writeFileSync(modelsFile, yaml.join('\n') + '\n');
   const redis = await startLocalRedis();
@@ -112,22 +124,33 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const logs: string[] = [];
   const common = { REDIS_URL: redis.url, MODELS_FILE: modelsFile, LOG_LEVEL: 'warn' };
   const gateway = startApp('gateway', { ...common, PORT: String(port), HOST: '127.0.0.1', WORKER_WAIT_MS: '2000', ...options.gatewayEnv }, logs);
-  const worker = options.noWorker ? undefined : startApp('llm-worker', { ...common, LLAMA_GPU: 'false', ...options.workerEnv }, logs);
+  const workerEnv = { ...common, LLAMA_GPU: 'false', ...options.workerEnv };
+  const workers: ChildProcess[] = [];
   const baseUrl = `http://127.0.0.1:${port}`;
   const stack: Stack = {
     baseUrl,
     redis,
     gateway,
-    worker,
+    workers,
     logs,
+    addWorker: (id, env = {}) => {
+      const child = startApp('llm-worker', { ...workerEnv, WORKER_ID: id, ...env }, logs);
+      workers.push(child);
+      stack.worker ??= child;
+      return child;
+    },
     stop: async () => {
-      await Promise.all([stopChild(stack.gateway), stopChild(stack.worker)]);
+      await Promise.all([stopChild(stack.gateway), ...workers.map((w) => stopChild(w))]);
       await redis.stop();
     },
   };
+  const count = options.noWorker ? 0 : (options.workers ?? 1);
+  for (let i = 0; i < count; i++) stack.addWorker(`worker-${i}`);
+  const worker = stack.worker;
   try {
     await waitFor(async () => (await fetch(`${baseUrl}/health`)).ok, 20_000, 'the gateway', logs);
-    if (worker) await waitForWorker(stack, options.models.map((m) => m.name));
+    const preloaded = options.models.filter((m) => m.preload !== false).map((m) => m.name);
+    if (worker && preloaded.length > 0) await waitForWorker(stack, preloaded, count);
   } catch (err) {
     await stack.stop();
     throw err;
@@ -135,22 +158,21 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   return stack;
 }
 
-/** Waits until a worker heartbeat says every named model is ready. */
-export async function waitForWorker(stack: Stack, models: string[]): Promise<void> {
+/** Waits until `workers` live workers each say every named model is ready. */
+export async function waitForWorker(stack: Stack, models: string[], workers = 1): Promise<void> {
   const r = new Redis(stack.redis.url);
   try {
     await waitFor(
       async () => {
         const ids = await r.smembers('switchyard:workers');
-        const ready = new Set<string>();
+        let complete = 0;
         for (const id of ids) {
           const v = await r.get(`switchyard:worker:${id}`);
           if (!v) continue;
-          for (const m of (JSON.parse(v) as { models: Array<{ name: string; state: string }> }).models) {
-            if (m.state === 'ready') ready.add(m.name);
-          }
+          const ready = new Set((JSON.parse(v) as { models: Array<{ name: string; state: string }> }).models.filter((m) => m.state === 'ready').map((m) => m.name));
+          if (models.every((m) => ready.has(m))) complete++;
         }
-        return models.every((m) => ready.has(m));
+        return complete >= workers;
       },
       30_000,
       `a worker serving ${models.join(', ')}`,

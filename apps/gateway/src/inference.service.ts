@@ -13,6 +13,7 @@ import {
   jobCancelKey,
   llmQueueName,
   type DeltaEvent,
+  type StartEvent,
   type DoneEvent,
   type LlmJobData,
   type ModelDescriptor,
@@ -27,7 +28,7 @@ import { WorkerRegistry } from './worker-registry.service';
 
 export interface IndexedEvent {
   index: number;
-  event: DeltaEvent | DoneEvent;
+  event: StartEvent | DeltaEvent | DoneEvent;
 }
 
 /** Silence after which the gateway checks the replay log and the worker's heartbeat. */
@@ -173,6 +174,7 @@ export class InferenceService implements OnApplicationShutdown {
         switch (event.type) {
           case 'start':
             workerId = event.workerId;
+            yield { index, event };
             break;
           case 'delta':
             streamed = true;

@@ -62,6 +62,7 @@ export async function writeGeneration(options: {
     res.write(`data: ${JSON.stringify(obj)}\n\n`);
   };
   let headersOut = false;
+  let workerHeaderSet = false;
   const openStream = (): void => {
     headersOut = true;
     res.writeHead(200, {
@@ -74,6 +75,14 @@ export async function writeGeneration(options: {
   };
   try {
     for await (const { index, event } of events) {
+      if (event.type === 'start') {
+        // Which worker served the request, for operators (several choices: the first one's).
+        if (!res.headersSent && !workerHeaderSet) {
+          res.setHeader('X-Switchyard-Worker', event.workerId);
+          workerHeaderSet = true;
+        }
+        continue;
+      }
       if (options.stream && !headersOut) openStream();
       if (event.type === 'delta') {
         if (options.stream) send(formatter.delta(index, event.text));
