@@ -2,12 +2,12 @@
  * The full stack as separate processes (private redis-server, compiled llm worker and gateway) and
  * an OpenAI streaming client that timestamps SSE chunks as they arrive.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { freePort, startLocalRedis, type LocalRedis } from '@switchyard/runtime';
+import { freePort, startApp, startLocalRedis, stopProcess as stopChild, waitUntil as waitFor, type LocalRedis } from '@switchyard/runtime';
 import type { StreamSample } from './bench-stats';
 
 export interface StackOptions {
@@ -17,44 +17,6 @@ export interface StackOptions {
   contextSize: number;
   parallel: number;
   threads: number;
-}
-
-function startApp(root: string, app: 'gateway' | 'llm-worker', env: Record<string, string>, logs: string[]): ChildProcess {
-  const child = spawn(process.execPath, [join(root, `dist/apps/${app}/src/main.js`)], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const collect = (b: Buffer): void => {
-    logs.push(`[${app}] ${b.toString()}`);
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  return child;
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  return new Promise((done) => {
-    if (child.exitCode !== null || child.signalCode !== null) return done();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      done();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-async function waitFor(check: () => Promise<boolean>, ms: number, what: string, logs: string[]): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}\n${logs.join('')}`);
 }
 
 export class GatewayStack {

@@ -2,12 +2,12 @@
  * Starts a real Switchyard stack for end-to-end tests: a private redis-server, generated tiny GGUF
  * models, the compiled gateway and llm worker as their own processes. Nothing is mocked.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Redis from 'ioredis';
-import { freePort, startLocalRedis, type LocalRedis } from '@switchyard/runtime';
+import { freePort, startApp as spawnApp, startLocalRedis, stopProcess as stopChild, waitUntil as waitFor, type AppName, type LocalRedis } from '@switchyard/runtime';
 import { generateLlamaModel, type GenerateLlamaModelOptions } from '@switchyard/model-gen';
 
 export const ROOT = resolve(__dirname, '../..');
@@ -64,42 +64,8 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-function startApp(app: 'gateway' | 'llm-worker', env: Record<string, string>, logs: string[]): ChildProcess {
-  const child = spawn(process.execPath, [join(ROOT, `dist/apps/${app}/src/main.js`)], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const collect = (b: Buffer): void => {
-    logs.push(`[${app}] ${b.toString()}`);
-  };
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
-  return child;
-}
-
-function stopChild(child: ChildProcess | undefined): Promise<void> {
-  return new Promise((done) => {
-    if (!child || child.exitCode !== null || child.signalCode !== null) return done();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      done();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-async function waitFor(check: () => Promise<boolean>, ms: number, what: string, logs: string[]): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}\n${logs.join('')}`);
+function startApp(app: AppName, env: Record<string, string>, logs: string[]): ChildProcess {
+  return spawnApp(ROOT, app, env, logs);
 }
 
 export async function startStack(options: StackOptions): Promise<Stack> {

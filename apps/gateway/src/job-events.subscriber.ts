@@ -5,7 +5,7 @@
 import { Injectable } from '@nestjs/common';
 import { jobEventsChannel, jobEventsStream, type JobEvent } from '@switchyard/contracts';
 import { RedisConnections } from './redis-connections';
-import { RedisSubscriptions } from './redis-subscriptions';
+import { RedisSubscriptions, type Unlisten } from './redis-subscriptions';
 
 export class JobEventReader {
   private expected = 0;
@@ -90,9 +90,9 @@ export class JobEventsSubscriber {
 
   /** Resolves once Redis has confirmed the subscription, so enqueueing after it cannot miss events. */
   async open(jobId: string): Promise<JobEventReader> {
-    let reader: JobEventReader | undefined;
-    const unlisten = await this.subscriptions.listen(jobEventsChannel(jobId), (m) => reader?.push(m));
-    reader = new JobEventReader(this.connections, jobId, unlisten);
+    let unlisten: Unlisten = async () => undefined;
+    const reader = new JobEventReader(this.connections, jobId, () => unlisten());
+    unlisten = await this.subscriptions.listen(jobEventsChannel(jobId), (m) => reader.push(m));
     return reader;
   }
 }

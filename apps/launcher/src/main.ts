@@ -6,7 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { loadModelsFile, Logger, RedisServerMissingError, startLocalRedis, type LocalRedis } from '@switchyard/runtime';
+import { loadModelsFile, Logger, RedisServerMissingError, startLocalRedis, stopProcess, type LocalRedis } from '@switchyard/runtime';
 import { generateLlamaModel } from '@switchyard/model-gen';
 
 const log = new Logger('launcher');
@@ -53,16 +53,8 @@ async function main(): Promise<void> {
   const stop = async (code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    await Promise.all(
-      children.map(
-        (c) =>
-          new Promise<void>((done) => {
-            if (c.exitCode !== null || c.signalCode !== null) return done();
-            c.once('exit', () => done());
-            c.kill('SIGTERM');
-          }),
-      ),
-    );
+    // The apps drain for up to 30 s themselves; SIGKILL only past that.
+    await Promise.all(children.map((c) => stopProcess(c, 35_000)));
     await redis?.stop();
     process.exit(code);
   };

@@ -5,3 +5,4 @@ export * from './redis';
 export * from './logger';
 export * from './shutdown';
 export * from './duration';
+export * from './processes';
