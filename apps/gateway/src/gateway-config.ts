@@ -1,9 +1,10 @@
 /**
  * The gateway's environment, validated once at start-up.
  */
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { CommonEnv } from '@switchyard/runtime';
 
-export class GatewayEnv {
+export class GatewayEnv extends CommonEnv {
   @IsInt()
   @Min(0)
   @Max(65535)
@@ -11,12 +12,6 @@ export class GatewayEnv {
 
   @IsString()
   HOST: string = '0.0.0.0';
-
-  @Matches(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' })
-  REDIS_URL: string = 'redis://127.0.0.1:6379';
-
-  @IsString()
-  MODELS_FILE: string = 'models.yaml';
 
   /** Comma-separated API keys; empty runs the API open. */
   @IsOptional()
@@ -52,9 +47,6 @@ export class GatewayEnv {
   @IsInt()
   @Min(1000)
   QUEUE_TIMEOUT_MS: number = 300_000;
-
-  @IsIn(['debug', 'info', 'warn', 'error'])
-  LOG_LEVEL: string = 'info';
 }
 
 export const GATEWAY_ENV = Symbol('GATEWAY_ENV');

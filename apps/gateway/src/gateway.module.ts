@@ -1,12 +1,11 @@
 /** The gateway app: OpenAI HTTP API in front of the queues. It never runs a model. */
-import { Module } from '@nestjs/common';
+import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
-import { loadEnv } from '@switchyard/runtime';
 import { AdminController } from './admin.controller';
 import { ApiKeyGuard } from './api-key.guard';
 import { ChatCompletionsController } from './chat-completions.controller';
 import { CompletionsController } from './completions.controller';
-import { GATEWAY_ENV, GatewayEnv } from './gateway-config';
+import { GATEWAY_ENV, type GatewayEnv } from './gateway-config';
 import { HealthController } from './health.controller';
 import { InferenceService } from './inference.service';
 import { JobEventsSubscriber } from './job-events.subscriber';
@@ -21,7 +20,6 @@ import { WorkerRegistry } from './worker-registry.service';
 @Module({
   controllers: [ModelsController, ChatCompletionsController, CompletionsController, AdminController, HealthController],
   providers: [
-    { provide: GATEWAY_ENV, useFactory: () => loadEnv(GatewayEnv) },
     RedisConnections,
     WorkerRegistry,
     RedisSubscriptions,
@@ -33,4 +31,9 @@ import { WorkerRegistry } from './worker-registry.service';
     { provide: APP_FILTER, useClass: OpenAIErrorFilter },
   ],
 })
-export class GatewayModule {}
+export class GatewayModule {
+  /** The environment is validated once, in main, before Nest starts (a bad variable is one clear line). */
+  static withEnv(env: GatewayEnv): DynamicModule {
+    return { module: GatewayModule, providers: [{ provide: GATEWAY_ENV, useValue: env }] };
+  }
+}

@@ -3,8 +3,8 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { json, type NextFunction, type Request, type Response } from 'express';
-import { EnvError, handleShutdown, Logger, ModelsFileError, splitList } from '@switchyard/runtime';
-import { GATEWAY_ENV, type GatewayEnv } from './gateway-config';
+import { EnvError, handleShutdown, loadEnv, Logger, ModelsFileError, splitList } from '@switchyard/runtime';
+import { GatewayEnv } from './gateway-config';
 import { GatewayModule } from './gateway.module';
 import { OpenAIError } from './openai-error';
 import { sendOpenAIError } from './openai-error.filter';
@@ -33,8 +33,12 @@ function bodyErrors(err: { type?: string; status?: number; message?: string }, _
 }
 
 async function main(): Promise<void> {
-  const app = await NestFactory.create<NestExpressApplication>(GatewayModule, { bodyParser: false, logger: ['error', 'warn'], abortOnError: false });
-  const env = app.get<GatewayEnv>(GATEWAY_ENV);
+  const env = loadEnv(GatewayEnv);
+  const app = await NestFactory.create<NestExpressApplication>(GatewayModule.withEnv(env), {
+    bodyParser: false,
+    logger: ['error', 'warn'],
+    abortOnError: false,
+  });
   app.disable('x-powered-by');
   app.use(json({ limit: env.MAX_BODY_BYTES, type: ['application/json', 'application/*+json', 'text/plain'] }));
   app.use(bodyErrors);

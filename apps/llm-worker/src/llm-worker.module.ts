@@ -1,10 +1,12 @@
 /** The llm worker app: no HTTP server, only queue consumers for the models it serves. */
-import { Module } from '@nestjs/common';
-import { loadEnv } from '@switchyard/runtime';
+import { type DynamicModule, Module } from '@nestjs/common';
 import { LlmWorkerService } from './llm-worker.service';
-import { LLM_WORKER_ENV, LlmWorkerEnv } from './worker-config';
+import { LLM_WORKER_ENV, type LlmWorkerEnv } from './worker-config';
 
-@Module({
-  providers: [{ provide: LLM_WORKER_ENV, useFactory: () => loadEnv(LlmWorkerEnv) }, LlmWorkerService],
-})
-export class LlmWorkerModule {}
+@Module({ providers: [LlmWorkerService] })
+export class LlmWorkerModule {
+  /** The environment is validated once, in main, before Nest starts (a bad variable is one clear line). */
+  static withEnv(env: LlmWorkerEnv): DynamicModule {
+    return { module: LlmWorkerModule, providers: [{ provide: LLM_WORKER_ENV, useValue: env }] };
+  }
+}

@@ -2,14 +2,9 @@
  * The llm worker's environment, validated once at start-up.
  */
 import { IsIn, IsInt, IsOptional, IsString, Matches, Min } from 'class-validator';
+import { CommonEnv } from '@switchyard/runtime';
 
-export class LlmWorkerEnv {
-  @Matches(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' })
-  REDIS_URL: string = 'redis://127.0.0.1:6379';
-
-  @IsString()
-  MODELS_FILE: string = 'models.yaml';
-
+export class LlmWorkerEnv extends CommonEnv {
   /** Comma-separated model names this worker serves; empty = every llama.cpp model in the file. */
   @IsOptional()
   @IsString()
@@ -27,9 +22,6 @@ export class LlmWorkerEnv {
   @IsInt()
   @Min(0)
   SHUTDOWN_DRAIN_MS: number = 20_000;
-
-  @IsIn(['debug', 'info', 'warn', 'error'])
-  LOG_LEVEL: string = 'info';
 }
 
 export const LLM_WORKER_ENV = Symbol('LLM_WORKER_ENV');

@@ -4,7 +4,7 @@
  */
 import 'reflect-metadata';
 import { plainToInstance } from 'class-transformer';
-import { validateSync } from 'class-validator';
+import { IsIn, IsString, Matches, validateSync } from 'class-validator';
 
 export class EnvError extends Error {}
 
@@ -28,4 +28,16 @@ export function splitList(value: string | undefined): string[] {
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
+}
+
+/** Variables every app reads: where Redis is, the models file, the log level. */
+export class CommonEnv {
+  @Matches(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' })
+  REDIS_URL: string = 'redis://127.0.0.1:6379';
+
+  @IsString()
+  MODELS_FILE: string = 'models.yaml';
+
+  @IsIn(['debug', 'info', 'warn', 'error'])
+  LOG_LEVEL: string = 'info';
 }
