@@ -3,11 +3,15 @@
  * wire format. Every event carries `seq`, starting at 0 and increasing by one, so gaps are detectable.
  */
 
-export type FinishReason = 'stop' | 'length';
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';
 
 export interface Usage {
   promptTokens: number;
   completionTokens: number;
+  /** Prompt tokens served from the cache (OpenAI's prompt_tokens_details.cached_tokens). */
+  cachedTokens?: number;
+  /** Completion tokens spent on reasoning (completion_tokens_details.reasoning_tokens). */
+  reasoningTokens?: number;
 }
 
 /** The worker has taken the job. */
@@ -16,13 +20,48 @@ export interface StartEvent {
   seq: number;
   workerId: string;
   promptTokens: number;
+  /** The prompt as text, sent when the job asked for `echo`. */
+  echo?: string;
+  /** Set when `max_tokens` asked for more than the context has room for, to the tokens allowed. */
+  maxTokensClamped?: number;
 }
 
-/** A piece of generated text (never containing a stop sequence). */
+/** One alternative token with its log probability (natural log), as OpenAI reports it. */
+export interface TopLogprob {
+  token: string;
+  logprob: number;
+  /** UTF-8 bytes of the token (a token may hold part of a character). */
+  bytes: number[];
+}
+
+/** The sampled token with its log probability and the most likely alternatives, best first. */
+export interface TokenLogprob extends TopLogprob {
+  top: TopLogprob[];
+}
+
+/**
+ * A fragment of one tool call, streamed as OpenAI streams them: the first fragment of each call has
+ * its `id` and `name`, later ones carry more of `arguments` (JSON text, concatenated in order).
+ */
+export interface ToolCallDelta {
+  index: number;
+  id?: string;
+  name?: string;
+  arguments?: string;
+}
+
+/**
+ * A piece of output (never containing a stop sequence): answer text, reasoning text (between the
+ * model's thinking markers), tool-call fragments, and the log probabilities of the tokens it came from
+ * when the job asked for them. Any of them may be empty.
+ */
 export interface DeltaEvent {
   type: 'delta';
   seq: number;
   text: string;
+  reasoning?: string;
+  toolCalls?: ToolCallDelta[];
+  logprobs?: TokenLogprob[];
 }
 
 export interface DoneEvent {

@@ -17,13 +17,48 @@ export interface SamplingParams {
   maxTokens?: number;
   /** Strings that end generation and are never emitted. */
   stop: string[];
+  /** Token id → bias added to its logit; -100 bans the token, 100 all but forces it. */
+  logitBias?: Record<number, number>;
 }
 
-export type ChatRole = 'system' | 'user' | 'assistant' | 'developer';
+/** A function the model may call (OpenAI's `tools[].function`). */
+export interface ToolDefinition {
+  name: string;
+  description?: string;
+  /** JSON Schema of the arguments object. */
+  parameters?: Record<string, unknown>;
+  strict?: boolean;
+}
+
+export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
+
+/** A call the assistant made, as it appears in the history and in responses. */
+export interface ToolCall {
+  id: string;
+  name: string;
+  /** JSON text of the arguments object. */
+  arguments: string;
+}
+
+export type ResponseFormat =
+  | { type: 'text' }
+  | { type: 'json_object' }
+  | { type: 'json_schema'; name: string; schema: Record<string, unknown>; strict: boolean };
+
+export type ChatRole = 'system' | 'user' | 'assistant' | 'developer' | 'tool';
 
 export interface ChatMessage {
   role: ChatRole;
+  /** Text content (parts joined); empty for an assistant turn that only called tools. */
   content: string;
+  /** Calls made by an assistant turn. */
+  toolCalls?: ToolCall[];
+  /** For role `tool`: the call this message answers. */
+  toolCallId?: string;
+  /** For role `tool`: the function's name when the client or history says it. */
+  name?: string;
+  /** Reasoning an assistant turn produced, when the client sends it back. */
+  reasoning?: string;
 }
 
 interface GenerationJobBase {
@@ -34,17 +69,31 @@ interface GenerationJobBase {
   keepAliveMs?: number;
   /** Epoch ms when the gateway enqueued the job, for queue-wait metrics. */
   enqueuedAt: number;
+  /** Report log probabilities of the sampled tokens, with this many alternatives each (0-20). */
+  logprobs?: { top: number };
+  /** Constrain the output to a GBNF grammar (llama.cpp server's `grammar` extra). */
+  grammar?: string;
+  /** Constrain the output to JSON (any object, or one matching a schema). */
+  responseFormat?: ResponseFormat;
 }
 
 export interface ChatJobData extends GenerationJobBase {
   kind: 'chat';
   messages: ChatMessage[];
+  tools?: ToolDefinition[];
+  toolChoice?: ToolChoice;
+  /** Allow more than one call in a turn (OpenAI's default: true). */
+  parallelToolCalls?: boolean;
+  /** OpenAI's `reasoning_effort`; accepted, and passed to templates that understand it. */
+  reasoningEffort?: string;
 }
 
 export interface CompletionJobData extends GenerationJobBase {
   kind: 'completion';
   /** Raw text, or token ids as OpenAI's legacy endpoint accepts. */
   prompt: string | number[];
+  /** Send the prompt back before the completion (StartEvent.echo). */
+  echo?: boolean;
 }
 
 export type LlmJobData = ChatJobData | CompletionJobData;
