@@ -5,10 +5,10 @@ import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { CreateChatCompletionDto } from './dto/create-chat-completion.dto';
 import { InferenceService } from './inference.service';
-import { buildChatJobs } from './job-builder';
 import { ModelCatalogService } from './model-catalog.service';
 import { ChatFormatter } from './openai-format';
 import { serveGeneration } from './response-writer';
+import { chatJobsFor } from './upstream-job-builder';
 
 @Controller('v1/chat/completions')
 export class ChatCompletionsController {
@@ -26,7 +26,7 @@ export class ChatCompletionsController {
       res,
       inference: this.inference,
       model,
-      jobs: buildChatJobs(dto, model.name),
+      jobs: chatJobsFor(model, dto, req.body),
       stream: dto.stream === true,
       includeUsage: dto.stream_options?.include_usage === true,
       formatter: (includeUsage) => new ChatFormatter(model.name, includeUsage),

@@ -5,10 +5,10 @@ import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { CreateCompletionDto } from './dto/create-completion.dto';
 import { InferenceService } from './inference.service';
-import { buildCompletionJobs } from './job-builder';
 import { ModelCatalogService } from './model-catalog.service';
 import { CompletionFormatter } from './openai-format';
 import { serveGeneration } from './response-writer';
+import { completionJobsFor } from './upstream-job-builder';
 
 @Controller('v1/completions')
 export class CompletionsController {
@@ -26,7 +26,7 @@ export class CompletionsController {
       res,
       inference: this.inference,
       model,
-      jobs: buildCompletionJobs(dto, model.name),
+      jobs: completionJobsFor(model, dto, req.body),
       stream: dto.stream === true,
       includeUsage: dto.stream_options?.include_usage === true,
       formatter: (includeUsage) => new CompletionFormatter(model.name, includeUsage),

@@ -11,12 +11,12 @@ import {
   REDIS_PREFIX,
   jobCancelChannel,
   jobCancelKey,
-  llmQueueName,
+  queueNameFor,
   type DeltaEvent,
   type StartEvent,
   type DoneEvent,
-  type LlmJobData,
   type ModelDescriptor,
+  type QueuedJobData,
 } from '@switchyard/contracts';
 import { Logger } from '@switchyard/runtime';
 import { GATEWAY_ENV, type GatewayEnv } from './gateway-config';
@@ -36,7 +36,7 @@ const IDLE_CHECK_MS = 2000;
 
 @Injectable()
 export class InferenceService implements OnApplicationShutdown {
-  private readonly queues = new Map<string, Queue<LlmJobData>>();
+  private readonly queues = new Map<string, Queue<QueuedJobData>>();
   private readonly log = new Logger('gateway.inference');
 
   constructor(
@@ -48,7 +48,7 @@ export class InferenceService implements OnApplicationShutdown {
   ) {}
 
   /** Runs every job (e.g. one per prompt or per choice) and merges their events, tagged by index. */
-  async *generate(model: ModelDescriptor, jobs: LlmJobData[], signal: AbortSignal): AsyncGenerator<IndexedEvent> {
+  async *generate(model: ModelDescriptor, jobs: QueuedJobData[], signal: AbortSignal): AsyncGenerator<IndexedEvent> {
     // Subscribing overlaps with the admission checks: both are round trips to Redis.
     const ids = jobs.map(() => randomUUID());
     const subscribing = Promise.allSettled(ids.map((id) => this.subscriber.open(id)));
@@ -110,7 +110,7 @@ export class InferenceService implements OnApplicationShutdown {
         { 'Retry-After': '5' },
       );
     }
-    const waiting = await this.queue(model.name).getWaitingCount();
+    const waiting = await this.queue(model).getWaitingCount();
     if (waiting + jobs > model.maxQueue) {
       throw new OpenAIError(
         429,
@@ -125,12 +125,12 @@ export class InferenceService implements OnApplicationShutdown {
 
   private async *runOne(
     model: ModelDescriptor,
-    data: LlmJobData,
+    data: QueuedJobData,
     signal: AbortSignal,
     index: number,
     reader: JobEventReader,
   ): AsyncGenerator<IndexedEvent> {
-    const queue = this.queue(model.name);
+    const queue = this.queue(model);
     const jobId = reader.jobId;
     const interrupt = (): void => reader.interrupt();
     signal.addEventListener('abort', interrupt);
@@ -196,7 +196,7 @@ export class InferenceService implements OnApplicationShutdown {
     }
   }
 
-  private async removeWaiting(queue: Queue<LlmJobData>, jobId: string): Promise<boolean> {
+  private async removeWaiting(queue: Queue<QueuedJobData>, jobId: string): Promise<boolean> {
     try {
       return (await queue.remove(jobId)) === 1;
     } catch {
@@ -205,7 +205,7 @@ export class InferenceService implements OnApplicationShutdown {
   }
 
   /** The cancel flag covers a worker that takes the job before it sees the PUBLISH. */
-  private async cancel(queue: Queue<LlmJobData>, jobId: string): Promise<void> {
+  private async cancel(queue: Queue<QueuedJobData>, jobId: string): Promise<void> {
     try {
       if (await this.removeWaiting(queue, jobId)) return;
       await this.redis.command.multi().set(jobCancelKey(jobId), '1', 'EX', 600).publish(jobCancelChannel(jobId), '1').exec();
@@ -214,11 +214,12 @@ export class InferenceService implements OnApplicationShutdown {
     }
   }
 
-  private queue(model: string): Queue<LlmJobData> {
-    let q = this.queues.get(model);
+  private queue(model: ModelDescriptor): Queue<QueuedJobData> {
+    const name = queueNameFor(model);
+    let q = this.queues.get(name);
     if (!q) {
-      q = new Queue<LlmJobData>(llmQueueName(model), { connection: this.redis.command, prefix: REDIS_PREFIX });
-      this.queues.set(model, q);
+      q = new Queue<QueuedJobData>(name, { connection: this.redis.command, prefix: REDIS_PREFIX });
+      this.queues.set(name, q);
     }
     return q;
   }

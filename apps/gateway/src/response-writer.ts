@@ -4,7 +4,7 @@
  * that goes away aborts the generation.
  */
 import type { Request, Response } from 'express';
-import type { FinishReason, LlmJobData, ModelDescriptor } from '@switchyard/contracts';
+import type { FinishReason, ModelDescriptor, QueuedJobData } from '@switchyard/contracts';
 import type { IndexedEvent, InferenceService } from './inference.service';
 import { sendOpenAIError, toOpenAIError } from './openai-error.filter';
 import { toOpenAIUsage, type ResponseFormatter } from './openai-format';
@@ -28,7 +28,7 @@ export async function serveGeneration(options: {
   res: Response;
   inference: InferenceService;
   model: ModelDescriptor;
-  jobs: LlmJobData[];
+  jobs: QueuedJobData[];
   stream: boolean;
   includeUsage: boolean;
   formatter: (includeUsage: boolean) => ResponseFormatter;

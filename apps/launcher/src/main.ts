@@ -16,7 +16,7 @@ const DEMO_MODEL = join(ROOT, 'models/generated/tiny-chat.gguf');
 
 async function ensureDemoModel(modelsFile: string): Promise<void> {
   if (modelsFile !== DEFAULT_MODELS_FILE) return;
-  const usesDemo = loadModelsFile(modelsFile).some((m) => resolve(m.path) === DEMO_MODEL);
+  const usesDemo = loadModelsFile(modelsFile).some((m) => m.backend === 'llama.cpp' && resolve(m.path) === DEMO_MODEL);
   if (usesDemo && !existsSync(DEMO_MODEL)) {
     log.info('generating the demo model (tiny random weights, gibberish output)', { path: DEMO_MODEL });
     mkdirSync(dirname(DEMO_MODEL), { recursive: true });

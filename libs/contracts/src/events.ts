@@ -72,7 +72,7 @@ export interface DoneEvent {
 }
 
 /** OpenAI error categories the workers may report. */
-export type JobErrorType = 'invalid_request_error' | 'server_error';
+export type JobErrorType = 'invalid_request_error' | 'server_error' | 'rate_limit_error';
 
 export interface ErrorEvent {
   type: 'error';

@@ -4,3 +4,6 @@ export * from './jobs';
 export * from './events';
 export * from './models';
 export * from './control';
+export * from './upstream';
+export * from './runner';
+export * from './job-routing';

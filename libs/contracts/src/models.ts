@@ -2,6 +2,8 @@
  * Model descriptors: what the models file says about each model, after validation and defaults.
  */
 import type { Backend } from './queues';
+import type { UpstreamModelDescriptor } from './upstream';
+import type { RunnerModelDescriptor } from './runner';
 
 export interface LlamaCppModelDescriptor {
   name: string;
@@ -29,7 +31,7 @@ export interface LlamaCppModelDescriptor {
   ownedBy: string;
 }
 
-export type ModelDescriptor = LlamaCppModelDescriptor;
+export type ModelDescriptor = LlamaCppModelDescriptor | UpstreamModelDescriptor | RunnerModelDescriptor;
 
 export interface WorkerModelState {
   name: string;

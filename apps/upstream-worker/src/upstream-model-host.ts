@@ -1,0 +1,143 @@
+/**
+ * Serves one upstream model: consumes its BullMQ queue with the model's concurrency, runs each job
+ * through the router (deployments, fallback) and publishes the neutral events. Stopping drains
+ * running requests for a bounded time, then aborts the rest with a clear error.
+ */
+import { Worker, type Job } from 'bullmq';
+import type Redis from 'ioredis';
+import {
+  LLM_LOCK_DURATION_MS,
+  LLM_STALLED_INTERVAL_MS,
+  REDIS_PREFIX,
+  jobCancelKey,
+  upstreamQueueName,
+  type ErrorEvent,
+  type UpstreamJobData,
+  type UpstreamModelDescriptor,
+  type WorkerModelState,
+} from '@switchyard/contracts';
+import { CancelListener, createRedis, JobEventsPublisher, Logger } from '@switchyard/runtime';
+import { UpstreamFailure } from './upstream-client';
+import { UpstreamRouter } from './upstream-router';
+
+export interface UpstreamHostDeps {
+  redisUrl: string;
+  publisher: Redis;
+  cancels: CancelListener;
+  workerId: string;
+  logger: Logger;
+}
+
+export class UpstreamModelHost {
+  private worker: Worker<UpstreamJobData> | undefined;
+  private connection: Redis | undefined;
+  private readonly router: UpstreamRouter;
+  private readonly running = new Map<string, AbortController>();
+  private readonly stopped = new Set<string>();
+  private lastUsed = Date.now();
+  private state: WorkerModelState['state'] = 'loading';
+  private readonly log: Logger;
+
+  constructor(
+    readonly descriptor: UpstreamModelDescriptor,
+    private readonly deps: UpstreamHostDeps,
+  ) {
+    this.log = deps.logger.child(descriptor.name);
+    this.router = new UpstreamRouter(descriptor, this.log);
+  }
+
+  status(): WorkerModelState {
+    return {
+      name: this.descriptor.name,
+      state: this.state,
+      slots: this.descriptor.concurrency,
+      busy: this.running.size,
+      contextSize: this.descriptor.contextSize,
+      threads: 0,
+      lastUsed: this.lastUsed,
+      keepAliveMs: -1,
+    };
+  }
+
+  start(): void {
+    this.connection = createRedis(this.deps.redisUrl, `switchyard-upstream-${this.deps.workerId}`);
+    this.worker = new Worker<UpstreamJobData>(upstreamQueueName(this.descriptor.name), (job) => this.process(job), {
+      connection: this.connection,
+      prefix: REDIS_PREFIX,
+      concurrency: this.descriptor.concurrency,
+      lockDuration: LLM_LOCK_DURATION_MS,
+      stalledInterval: LLM_STALLED_INTERVAL_MS,
+      maxStalledCount: 1,
+    });
+    this.worker.on('error', (err) => this.log.error('queue worker error', { error: err.message }));
+    this.state = 'ready';
+    this.log.info('upstream model ready', {
+      deployments: this.descriptor.deployments.map((d) => `${d.baseUrl} (${d.model})`),
+      routing: this.descriptor.routing,
+      concurrency: this.descriptor.concurrency,
+    });
+  }
+
+  private async process(job: Job<UpstreamJobData>): Promise<void> {
+    const jobId = job.id!;
+    const abort = new AbortController();
+    this.running.set(jobId, abort);
+    this.deps.cancels.register(jobId, abort);
+    let events: JobEventsPublisher | undefined;
+    try {
+      const flagged = this.deps.publisher.exists(jobCancelKey(jobId));
+      events = await JobEventsPublisher.forJob(this.deps.publisher, jobId, job.attemptsStarted > 1);
+      if (events.alreadyStreamed) {
+        await events.emit(failure(502, 'worker_lost', 'The worker serving this request stopped responding.'));
+        return;
+      }
+      if ((await flagged) === 1) return;
+      const publisher = events;
+      await publisher.emit({ type: 'start', workerId: this.deps.workerId, promptTokens: 0 });
+      const result = await this.router.run(
+        job.data.endpoint,
+        job.data.body,
+        { delta: (d) => void publisher.emit({ type: 'delta', ...d }) },
+        abort.signal,
+      );
+      if (result.aborted) {
+        if (this.stopped.has(jobId)) await events.emit(failure(503, 'worker_stopping', 'The worker serving this request is shutting down. Retry the request.'));
+        return;
+      }
+      await events.emit({ type: 'done', finishReason: result.finishReason, usage: result.usage });
+    } catch (err) {
+      const event =
+        err instanceof UpstreamFailure
+          ? { type: 'error' as const, status: err.status, errorType: err.errorType, message: err.message, code: err.code, param: err.param }
+          : failure(500, 'upstream_worker_failed', 'The upstream worker failed while serving this request.');
+      if (!(err instanceof UpstreamFailure)) this.log.error('job failed', { jobId, error: (err as Error).stack ?? String(err) });
+      await events?.emit(event).catch(() => undefined);
+    } finally {
+      this.running.delete(jobId);
+      this.stopped.delete(jobId);
+      this.deps.cancels.unregister(jobId);
+      this.lastUsed = Date.now();
+    }
+  }
+
+  /** Stops taking jobs, lets running ones finish for up to `drainMs`, then aborts the rest. */
+  async stop(drainMs: number): Promise<void> {
+    this.state = 'unloading';
+    const closing = this.worker?.close() ?? Promise.resolve();
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([closing.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), drainMs)))]);
+    clearTimeout(timer);
+    if (!drained) {
+      for (const [jobId, controller] of this.running) {
+        this.stopped.add(jobId);
+        controller.abort();
+      }
+      await closing;
+    }
+    await this.connection?.quit().catch(() => undefined);
+  }
+}
+
+function failure(status: number, code: string, message: string): Omit<ErrorEvent, 'seq'> {
+  return { type: 'error', status, errorType: 'server_error', message, code, param: null };
+}
