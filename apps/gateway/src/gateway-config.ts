@@ -47,6 +47,35 @@ export class GatewayEnv extends CommonEnv {
   @IsInt()
   @Min(1000)
   QUEUE_TIMEOUT_MS: number = 300_000;
+
+  /** Port of the gRPC endpoint remote runners dial (unset: no runners accepted). */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(65535)
+  RUNNER_GRPC_PORT?: number;
+
+  @IsString()
+  RUNNER_GRPC_HOST: string = '0.0.0.0';
+
+  /** Comma-separated runner tokens (separate from API keys); required when RUNNER_GRPC_PORT is set. */
+  @IsOptional()
+  @IsString()
+  RUNNER_TOKENS?: string;
+
+  /** PEM certificate and key files: the runner endpoint uses TLS when both are set. */
+  @IsOptional()
+  @IsString()
+  RUNNER_TLS_CERT?: string;
+
+  @IsOptional()
+  @IsString()
+  RUNNER_TLS_KEY?: string;
+
+  /** Requests allowed to wait for a runner model before 429. */
+  @IsInt()
+  @Min(0)
+  RUNNER_MAX_QUEUE: number = 64;
 }
 
 export const GATEWAY_ENV = Symbol('GATEWAY_ENV');

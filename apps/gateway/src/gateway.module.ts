@@ -15,6 +15,7 @@ import { ModelsController } from './models.controller';
 import { OpenAIErrorFilter } from './openai-error.filter';
 import { RedisConnections } from './redis-connections';
 import { RedisSubscriptions } from './redis-subscriptions';
+import { RunnerGatewayService } from './runner-gateway.service';
 import { WorkerRegistry } from './worker-registry.service';
 
 @Module({
@@ -27,6 +28,7 @@ import { WorkerRegistry } from './worker-registry.service';
     ModelControlService,
     InferenceService,
     ModelCatalogService,
+    RunnerGatewayService,
     { provide: APP_GUARD, useClass: ApiKeyGuard },
     { provide: APP_FILTER, useClass: OpenAIErrorFilter },
   ],

@@ -8,3 +8,4 @@ export * from './duration';
 export * from './processes';
 export * from './job-events.publisher';
 export * from './cancel-listener';
+export * from './runner-proto';

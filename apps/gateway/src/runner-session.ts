@@ -1,0 +1,218 @@
+/**
+ * One connected remote runner, after it authenticated: the gateway consumes the queues of the models
+ * it registered on its behalf (BullMQ, concurrency = the runner's parallel slots), forwards each job
+ * over the gRPC stream, publishes the events the runner sends back as the job's numbered events, and
+ * writes a heartbeat for it so /v1/models and every gateway replica see its models. Cancels go to
+ * the runner; when the runner goes, its running jobs end with an error at once and the jobs still
+ * waiting fail when no other runner serves the model.
+ */
+import { Queue, Worker, type Job } from 'bullmq';
+import type Redis from 'ioredis';
+import { hostname } from 'node:os';
+import {
+  HEARTBEAT_INTERVAL_MS,
+  HEARTBEAT_TTL_SECONDS,
+  LLM_LOCK_DURATION_MS,
+  LLM_STALLED_INTERVAL_MS,
+  REDIS_PREFIX,
+  WORKERS_SET_KEY,
+  isRunnerHeartbeat,
+  jobCancelKey,
+  runnerQueueName,
+  workerHeartbeatKey,
+  type ErrorEvent,
+  type JobEvent,
+  type QueuedJobData,
+  type RunnerHeartbeat,
+  type RunnerModelDescriptor,
+} from '@switchyard/contracts';
+import { createRedis, JobEventsPublisher, type CancelListener, type GatewayMessage, type Logger, type RunnerServerStream } from '@switchyard/runtime';
+import type { WorkerRegistry } from './worker-registry.service';
+
+type Unsequenced = JobEvent extends infer E ? (E extends JobEvent ? Omit<E, 'seq'> : never) : never;
+
+interface PendingJob {
+  model: string;
+  events: JobEventsPublisher;
+  done: () => void;
+}
+
+export interface RunnerSessionDeps {
+  redisUrl: string;
+  publisher: Redis;
+  cancels: CancelListener;
+  registry: WorkerRegistry;
+  log: Logger;
+}
+
+const EVENT_TYPES = new Set(['start', 'delta', 'done', 'error']);
+
+export class RunnerSession {
+  private readonly workers: Worker<QueuedJobData>[] = [];
+  private connection: Redis | undefined;
+  private readonly pending = new Map<string, PendingJob>();
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly startedAt = Date.now();
+
+  constructor(
+    readonly id: string,
+    readonly runnerName: string,
+    readonly models: RunnerModelDescriptor[],
+    private readonly call: RunnerServerStream,
+    private readonly deps: RunnerSessionDeps,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.beat();
+    this.timer = setInterval(() => void this.beat(), HEARTBEAT_INTERVAL_MS);
+    this.connection = createRedis(this.deps.redisUrl, `switchyard-runner-${this.id}`);
+    for (const m of this.models) {
+      const worker = new Worker<QueuedJobData>(runnerQueueName(m.name), (job) => this.process(m, job), {
+        connection: this.connection,
+        prefix: REDIS_PREFIX,
+        concurrency: m.parallel,
+        lockDuration: LLM_LOCK_DURATION_MS,
+        stalledInterval: LLM_STALLED_INTERVAL_MS,
+        maxStalledCount: 1,
+      });
+      worker.on('error', (err) => this.deps.log.error('runner queue error', { runner: this.id, error: err.message }));
+      this.workers.push(worker);
+    }
+  }
+
+  private send(message: GatewayMessage): void {
+    if (!this.closed) this.call.write(message);
+  }
+
+  private async process(model: RunnerModelDescriptor, job: Job<QueuedJobData>): Promise<void> {
+    const jobId = job.id!;
+    const events = await JobEventsPublisher.forJob(this.deps.publisher, jobId, job.attemptsStarted > 1);
+    if (events.alreadyStreamed) {
+      await events.emit(failure(502, 'worker_lost', 'The runner serving this request stopped responding.'));
+      return;
+    }
+    if (this.closed) {
+      await events.emit(disconnected(model.name));
+      return;
+    }
+    if ((await this.deps.publisher.exists(jobCancelKey(jobId))) === 1) return;
+    const abort = new AbortController();
+    await new Promise<void>((resolve) => {
+      this.pending.set(jobId, { model: model.name, events, done: resolve });
+      abort.signal.addEventListener('abort', () => {
+        // The client left: tell the runner to stop; its later events for the job are dropped.
+        this.send({ kind: 'cancel', cancel: { job_id: jobId } });
+        this.pending.delete(jobId);
+        resolve();
+      });
+      this.deps.cancels.register(jobId, abort);
+      this.send({ kind: 'job', job: { job_id: jobId, model: model.name, data_json: JSON.stringify(job.data) } });
+    });
+    this.deps.cancels.unregister(jobId);
+  }
+
+  /** An event the runner sent for one of its jobs. */
+  onEvent(jobId: string, json: string): void {
+    const job = this.pending.get(jobId);
+    if (!job) return;
+    let event: Unsequenced;
+    try {
+      event = JSON.parse(json) as Unsequenced;
+      if (typeof event !== 'object' || event === null || !EVENT_TYPES.has(event.type)) throw new Error('unknown event type');
+    } catch (err) {
+      this.deps.log.warn('runner sent a malformed event', { runner: this.id, jobId, error: (err as Error).message });
+      this.finish(jobId, failure(502, 'runner_bad_event', 'The runner sent a malformed event.'));
+      return;
+    }
+    if (event.type === 'start') event = { ...event, workerId: this.id };
+    if (event.type === 'done' || event.type === 'error') this.finish(jobId, event);
+    else void job.events.emit(event);
+  }
+
+  private finish(jobId: string, event: Unsequenced): void {
+    const job = this.pending.get(jobId);
+    if (!job) return;
+    this.pending.delete(jobId);
+    void job.events
+      .emit(event)
+      .catch((err: Error) => this.deps.log.warn('publishing a runner event failed', { jobId, error: err.message }))
+      .finally(job.done);
+  }
+
+  /** The runner is gone (stream ended, failed or went silent): fail its work and leave the fleet. */
+  async close(reason: string): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.deps.log.warn('runner disconnected', { runner: this.id, name: this.runnerName, reason, running: this.pending.size });
+    for (const [jobId, job] of [...this.pending]) this.finish(jobId, disconnected(job.model));
+    try {
+      await this.deps.publisher.multi().del(workerHeartbeatKey(this.id)).srem(WORKERS_SET_KEY, this.id).exec();
+    } catch {
+      // Redis gone: the heartbeat expires on its own.
+    }
+    await Promise.allSettled(this.workers.map((w) => w.close()));
+    await this.failOrphans();
+    await this.connection?.quit().catch(() => undefined);
+  }
+
+  /** Jobs still waiting for a model no live runner serves any more get an error instead of a timeout. */
+  private async failOrphans(): Promise<void> {
+    const others = await this.deps.registry.workers(true).catch(() => []);
+    for (const m of this.models) {
+      const served = others.some((w) => w.id !== this.id && isRunnerHeartbeat(w) && w.runnerModels.some((x) => x.name === m.name));
+      if (served) continue;
+      const queue = new Queue<QueuedJobData>(runnerQueueName(m.name), { connection: this.deps.publisher, prefix: REDIS_PREFIX });
+      try {
+        for (const job of await queue.getWaiting()) {
+          if (job.id === undefined) continue;
+          const removed = await queue.remove(job.id).catch(() => 0);
+          if (removed !== 1) continue;
+          const events = await JobEventsPublisher.forJob(this.deps.publisher, job.id, false);
+          await events.emit(disconnected(m.name)).catch(() => undefined);
+        }
+      } finally {
+        await queue.close().catch(() => undefined);
+      }
+    }
+  }
+
+  private async beat(): Promise<void> {
+    if (this.closed) return;
+    const hb: RunnerHeartbeat = {
+      id: this.id,
+      host: `${this.runnerName} via ${hostname()}`,
+      pid: 0,
+      backend: 'runner',
+      startedAt: this.startedAt,
+      freeMemory: 0,
+      totalMemory: 0,
+      servable: this.models.map((m) => m.name),
+      models: this.models.map((m) => ({
+        name: m.name,
+        state: 'ready',
+        slots: m.parallel,
+        busy: [...this.pending.values()].filter((j) => j.model === m.name).length,
+        contextSize: m.contextSize,
+        threads: 0,
+        lastUsed: Date.now(),
+        keepAliveMs: -1,
+      })),
+      runnerModels: this.models,
+    };
+    try {
+      await this.deps.publisher.multi().set(workerHeartbeatKey(this.id), JSON.stringify(hb), 'EX', HEARTBEAT_TTL_SECONDS).sadd(WORKERS_SET_KEY, this.id).exec();
+    } catch (err) {
+      this.deps.log.warn('runner heartbeat failed', { runner: this.id, error: (err as Error).message });
+    }
+  }
+}
+
+function failure(status: number, code: string, message: string): Omit<ErrorEvent, 'seq'> {
+  return { type: 'error', status, errorType: 'server_error', message, code, param: null };
+}
+
+function disconnected(model: string): Omit<ErrorEvent, 'seq'> {
+  return failure(502, 'runner_disconnected', `The runner serving '${model}' disconnected.`);
+}

@@ -1,0 +1,55 @@
+/**
+ * A model of a local OpenAI-compatible server (Ollama, LM Studio, vLLM, llama.cpp's server) served
+ * through the runner, with the upstream worker's client and router: the runner receives the same
+ * pass-through jobs the upstream worker takes from its queue.
+ */
+import type { UpstreamJobData, UpstreamModelDescriptor } from '@switchyard/contracts';
+import { UpstreamFailure } from '../../upstream-worker/src/upstream-client';
+import { UpstreamRouter } from '../../upstream-worker/src/upstream-router';
+import type { Logger } from '@switchyard/runtime';
+import type { RunnerEvent, RunnerJobHandler } from './runner-job-handler';
+
+export class RunnerUpstreamHost implements RunnerJobHandler {
+  readonly format = 'upstream' as const;
+  private readonly router: UpstreamRouter;
+
+  constructor(
+    private readonly descriptor: UpstreamModelDescriptor,
+    private readonly runnerName: string,
+    private readonly log: Logger,
+  ) {
+    this.router = new UpstreamRouter(descriptor, log);
+  }
+
+  get name(): string {
+    return this.descriptor.name;
+  }
+
+  get parallel(): number {
+    return this.descriptor.concurrency;
+  }
+
+  get contextSize(): number {
+    return this.descriptor.contextSize;
+  }
+
+  async run(data: unknown, signal: AbortSignal, emit: (event: RunnerEvent) => void): Promise<void> {
+    const job = data as UpstreamJobData;
+    emit({ type: 'start', workerId: this.runnerName, promptTokens: 0 });
+    try {
+      const result = await this.router.run(job.endpoint, job.body, { delta: (d) => emit({ type: 'delta', ...d }) }, signal);
+      if (!result.aborted) emit({ type: 'done', finishReason: result.finishReason, usage: result.usage });
+    } catch (err) {
+      if (err instanceof UpstreamFailure) {
+        emit({ type: 'error', status: err.status, errorType: err.errorType, message: err.message, code: err.code, param: err.param });
+      } else {
+        this.log.error('upstream call failed', { model: this.name, error: (err as Error).stack ?? String(err) });
+        emit({ type: 'error', status: 500, errorType: 'server_error', message: 'The runner failed while serving this request.', code: 'runner_failed', param: null });
+      }
+    }
+  }
+
+  async dispose(): Promise<void> {
+    // Nothing held: each request is its own HTTP call.
+  }
+}
