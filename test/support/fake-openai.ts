@@ -119,6 +119,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, body: Raw): Pro
   const send = (obj: unknown): boolean => res.write(`data: ${JSON.stringify(obj)}\n\n`);
   const chunk = (choice: Raw): Raw => ({ id, object: chat ? 'chat.completion.chunk' : 'text_completion', created: 1, model, choices: [{ index: 0, logprobs: null, finish_reason: null, ...choice }] });
   if (chat) send(chunk({ delta: { role: 'assistant', content: '' } }));
+  else if (body.echo === true) send(chunk({ text: String(body.prompt) }));
   if (chat && (tools || model === 'tools')) {
     send(chunk({ delta: { tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: toolName, arguments: '' } }] } }));
     for (const frag of ['{"ci', 'ty":', ' "Paris"}']) send(chunk({ delta: { tool_calls: [{ index: 0, function: { arguments: frag } }] } }));

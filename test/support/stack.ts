@@ -49,10 +49,15 @@ export interface StackOptions {
   noWorker?: boolean;
   /** Number of llm workers (default 1), with ids worker-0, worker-1, ... */
   workers?: number;
+  /** Raw YAML lines appended to the models list (e.g. upstream entries), indented as list items. */
+  extraModelsYaml?: string[];
+  /** Also start an upstream worker (id upstream-0) with this extra env. */
+  upstreamWorker?: Record<string, string>;
 }
 
 export interface Stack {
   baseUrl: string;
+  modelsFile: string;
   redis: LocalRedis;
   gateway: ChildProcess;
   /** The first worker, and all of them. */
@@ -84,6 +89,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     if (m.auto_load !== undefined) yaml.push(`    auto_load: ${m.auto_load}`);
     if (m.keep_alive !== undefined) yaml.push(`    keep_alive: ${JSON.stringify(m.keep_alive)}`);
   }
+  yaml.push(...(options.extraModelsYaml ?? []));
+  if (yaml.length === 1) yaml[0] = 'models: []';
   writeFileSync(modelsFile, yaml.join('\n') + '\n');
   const redis = await startLocalRedis();
   const port = await freePort();
@@ -95,6 +102,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const baseUrl = `http://127.0.0.1:${port}`;
   const stack: Stack = {
     baseUrl,
+    modelsFile,
     redis,
     gateway,
     workers,
@@ -110,6 +118,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       await redis.stop();
     },
   };
+  if (options.upstreamWorker) workers.push(startApp('upstream-worker', { ...common, WORKER_ID: 'upstream-0', ...options.upstreamWorker }, logs));
   const count = options.noWorker ? 0 : (options.workers ?? 1);
   for (let i = 0; i < count; i++) stack.addWorker(`worker-${i}`);
   const worker = stack.worker;
