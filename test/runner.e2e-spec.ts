@@ -1,0 +1,206 @@
+/**
+ * Remote runners, end to end: a gateway (with its gRPC runner endpoint) and a runner as separate
+ * processes on loopback, real Redis and BullMQ. The runner serves a generated GGUF in-process and two
+ * models of a local OpenAI-compatible server (the scripted fake). Chat through the gateway is served
+ * by the runner; a wrong token is refused; cancels reach the runner; the runner reconnects after the
+ * gateway restarts; killing it mid-stream ends that stream with an error and removes its models.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { freePort, startApp, stopProcess, waitUntil } from '@switchyard/runtime';
+import { startFakeOpenAI, type FakeOpenAI } from './support/fake-openai';
+import { ROOT, startStack, tinyModel, type Stack } from './support/stack';
+
+jest.setTimeout(180_000);
+
+const TOKEN = 'rt-good-token-7f3a';
+const WRONG = 'rt-wrong-token-c0ffee';
+
+describe('remote runner (e2e)', () => {
+  let fake: FakeOpenAI;
+  let stack: Stack;
+  let client: OpenAI;
+  let grpcPort: number;
+  let runnerEnv: Record<string, string>;
+  let runner: ChildProcess | undefined;
+  const runnerLogs: string[] = [];
+
+  async function modelIds(): Promise<string[]> {
+    const res = await fetch(`${stack.baseUrl}/v1/models`);
+    return ((await res.json()) as { data: Array<{ id: string }> }).data.map((m) => m.id);
+  }
+
+  async function waitForModels(present: boolean): Promise<void> {
+    await waitUntil(
+      async () => {
+        const ids = await modelIds();
+        const all = ['laptop-chat', 'laptop-echo', 'laptop-slow'].every((m) => ids.includes(m));
+        const none = !ids.some((m) => m.startsWith('laptop-'));
+        return present ? all : none;
+      },
+      60_000,
+      present ? 'the runner models to appear' : 'the runner models to go',
+      [...stack.logs, ...runnerLogs],
+    );
+  }
+
+  beforeAll(async () => {
+    fake = await startFakeOpenAI();
+    grpcPort = await freePort();
+    stack = await startStack({
+      models: [],
+      noWorker: true,
+      gatewayEnv: { RUNNER_GRPC_PORT: String(grpcPort), RUNNER_GRPC_HOST: '127.0.0.1', RUNNER_TOKENS: `rt-other-token,${TOKEN}`, LOG_LEVEL: 'info' },
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-runner-'));
+    const modelsFile = join(dir, 'runner-models.yaml');
+    writeFileSync(
+      modelsFile,
+      [
+        'models:',
+        '  - name: laptop-chat',
+        `    path: ${JSON.stringify(await tinyModel('tiny-chat'))}`,
+        '    threads: 1',
+        '    parallel: 2',
+        '    context_size: 512',
+        '  - name: laptop-echo',
+        '    backend: upstream',
+        `    base_url: ${fake.url}`,
+        '    upstream_model: echo',
+        '  - name: laptop-slow',
+        '    backend: upstream',
+        `    base_url: ${fake.url}`,
+        '    upstream_model: slow',
+        '',
+      ].join('\n'),
+    );
+    runnerEnv = { RUNNER_GATEWAY: `127.0.0.1:${grpcPort}`, RUNNER_TOKEN: TOKEN, RUNNER_NAME: 'laptop', RUNNER_MODELS_FILE: modelsFile, LLAMA_GPU: 'false', LOG_LEVEL: 'info' };
+    runner = startApp(ROOT, 'runner', runnerEnv, runnerLogs);
+    await waitForModels(true);
+    client = new OpenAI({ baseURL: `${stack.baseUrl}/v1`, apiKey: 'unused', maxRetries: 0 });
+  });
+  afterAll(async () => {
+    await stopProcess(runner);
+    await stack?.stop();
+    await fake?.close();
+  });
+
+  it('serves a GGUF model on the runner, streamed and not', async () => {
+    const { data: whole, response } = await client.chat.completions
+      .create({ model: 'laptop-chat', messages: [{ role: 'user', content: 'hello' }], max_tokens: 8, temperature: 0 })
+      .withResponse();
+    expect(response.headers.get('x-switchyard-worker')).toMatch(/^runner-laptop-/);
+    expect(typeof whole.choices[0].message.content).toBe('string');
+    expect(whole.usage?.completion_tokens).toBeGreaterThan(0);
+    expect(whole.usage?.prompt_tokens).toBeGreaterThan(0);
+
+    const stream = await client.chat.completions.create({ model: 'laptop-chat', messages: [{ role: 'user', content: 'hello' }], max_tokens: 8, temperature: 0, stream: true });
+    let text = '';
+    let finish: string | null = null;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? '';
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    // Same prompt, greedy: the streamed text is the whole answer's.
+    expect(text).toBe(whole.choices[0].message.content);
+    expect(['stop', 'length']).toContain(finish);
+  });
+
+  it('serves a local OpenAI-compatible server through the runner, tools passed through', async () => {
+    const res = await client.chat.completions.create({ model: 'laptop-echo', messages: [{ role: 'user', content: 'via the runner' }] });
+    expect(res.choices[0].message.content).toBe('echo: via the runner');
+    expect(fake.requests.at(-1)!.body.model).toBe('echo');
+    const tools: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'lookup' } }];
+    const withTools = await client.chat.completions.create({ model: 'laptop-echo', messages: [{ role: 'user', content: 'x' }], tools });
+    expect(withTools.choices[0].finish_reason).toBe('tool_calls');
+    expect(fake.requests.at(-1)!.body.tools).toEqual(tools);
+  });
+
+  it('runs several requests at once and forwards cancels to the runner', async () => {
+    const before = fake.requests.length;
+    const aborts = [new AbortController(), new AbortController()];
+    const readers = await Promise.all(
+      aborts.map(async (a) => {
+        const res = await fetch(`${stack.baseUrl}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'laptop-slow', messages: [{ role: 'user', content: 'x' }], stream: true }),
+          signal: a.signal,
+        });
+        const reader = res.body!.getReader();
+        await reader.read();
+        return reader;
+      }),
+    );
+    // Both upstream calls are open at the same time.
+    await waitUntil(async () => fake.requests.length - before >= 2, 5000, 'two upstream calls');
+    const calls = fake.requests.slice(before);
+    expect(calls.every((r) => !r.aborted)).toBe(true);
+    const second = await readers[1].read();
+    expect(second.done).toBe(false);
+    aborts[0].abort();
+    // Client gone → gateway cancel → runner aborts its upstream call.
+    await waitUntil(async () => calls[0].aborted, 5000, 'the cancel to reach the runner', runnerLogs);
+    expect(calls[1].aborted).toBe(false);
+    aborts[1].abort();
+    await waitUntil(async () => calls[1].aborted, 5000, 'the second cancel');
+    // Chunks are still served afterwards (nothing stuck).
+    const res = await client.chat.completions.create({ model: 'laptop-echo', messages: [{ role: 'user', content: 'after' }] });
+    expect(res.choices[0].message.content).toBe('echo: after');
+  });
+
+  it('refuses a runner with a wrong token, and never logs the token', async () => {
+    const logs: string[] = [];
+    const bad = startApp(ROOT, 'runner', { ...runnerEnv, RUNNER_TOKEN: WRONG, RUNNER_NAME: 'intruder' }, logs);
+    const code = await new Promise<number | null>((resolve) => bad.once('exit', (c) => resolve(c)));
+    expect(code).toBe(2);
+    expect(logs.join('')).toContain('unauthenticated');
+    await waitUntil(async () => stack.logs.join('').includes('wrong token'), 5000, 'the refusal in the gateway log', stack.logs);
+    expect(stack.logs.join('')).not.toContain(WRONG);
+    expect(stack.logs.join('')).not.toContain(TOKEN);
+    expect(await modelIds()).not.toContain('intruder');
+  });
+
+  it('reconnects after the gateway restarts', async () => {
+    const port = new URL(stack.baseUrl).port;
+    await stopProcess(stack.gateway);
+    stack.gateway = startApp(
+      ROOT,
+      'gateway',
+      { REDIS_URL: stack.redis.url, MODELS_FILE: stack.modelsFile, PORT: port, HOST: '127.0.0.1', WORKER_WAIT_MS: '2000', LOG_LEVEL: 'info', RUNNER_GRPC_PORT: String(grpcPort), RUNNER_GRPC_HOST: '127.0.0.1', RUNNER_TOKENS: TOKEN },
+      stack.logs,
+    );
+    await waitForModels(true);
+    const res = await client.chat.completions.create({ model: 'laptop-echo', messages: [{ role: 'user', content: 'back' }] });
+    expect(res.choices[0].message.content).toBe('echo: back');
+  });
+
+  it('killing the runner mid-stream ends the stream with an error and removes its models', async () => {
+    const res = await fetch(`${stack.baseUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'laptop-slow', messages: [{ role: 'user', content: 'x' }], stream: true }),
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!text.includes('w2')) text += decoder.decode((await reader.read()).value, { stream: true });
+    runner!.kill('SIGKILL');
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    const events = text.split('\n\n').filter((b) => b.startsWith('data: ')).map((b) => b.slice(6));
+    const last = JSON.parse(events.at(-1)!) as { error?: { code: string; message: string } };
+    expect(last.error?.code).toBe('runner_disconnected');
+    expect(text).not.toContain('w99');
+    await waitForModels(false);
+    const gone = await client.chat.completions.create({ model: 'laptop-echo', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    expect(gone).toBeInstanceOf(OpenAI.NotFoundError);
+  });
+});
