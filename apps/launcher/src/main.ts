@@ -1,7 +1,8 @@
 /**
  * `npm start`: the whole service on one machine. Starts a private redis-server when REDIS_URL is not
  * set, generates the demo model the default models file names when it is missing, then runs the
- * gateway and one llm worker as child processes and stops them all together.
+ * gateway and one llm worker (plus an upstream worker when the file names upstream models) as child
+ * processes and stops them all together.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -49,6 +50,10 @@ async function main(): Promise<void> {
     fork(join(ROOT, 'dist/apps/llm-worker/src/main.js'), [], { env, stdio: 'inherit' }),
     fork(join(ROOT, 'dist/apps/gateway/src/main.js'), [], { env, stdio: 'inherit' }),
   ];
+  // Upstream models (OpenAI-compatible servers) are served by their own worker.
+  if (loadModelsFile(modelsFile).some((m) => m.backend === 'upstream')) {
+    children.push(fork(join(ROOT, 'dist/apps/upstream-worker/src/main.js'), [], { env, stdio: 'inherit' }));
+  }
   let stopping = false;
   const stop = async (code: number): Promise<void> => {
     if (stopping) return;
