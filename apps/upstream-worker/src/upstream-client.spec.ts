@@ -4,7 +4,7 @@
  */
 import type { UpstreamDeployment, UpstreamModelDescriptor } from '@switchyard/contracts';
 import { freePort } from '@switchyard/runtime';
-import { startFakeOpenAI, type FakeOpenAI } from '../../../test/support/fake-openai';
+import { startFakeOpenAI, type FakeOpenAI } from '../../../tools/fake-openai';
 import { callUpstream, UpstreamFailure, type UpstreamDelta } from './upstream-client';
 import { UpstreamRouter } from './upstream-router';
 
