@@ -37,7 +37,7 @@ describe('remote runner (e2e)', () => {
     await waitUntil(
       async () => {
         const ids = await modelIds();
-        const all = ['laptop-chat', 'laptop-echo', 'laptop-slow'].every((m) => ids.includes(m));
+        const all = ['laptop-chat', 'laptop-echo', 'laptop-slow', 'laptop-single'].every((m) => ids.includes(m));
         const none = !ids.some((m) => m.startsWith('laptop-'));
         return present ? all : none;
       },
@@ -74,6 +74,11 @@ describe('remote runner (e2e)', () => {
         '    backend: upstream',
         `    base_url: ${fake.url}`,
         '    upstream_model: slow',
+        '  - name: laptop-single',
+        '    backend: upstream',
+        `    base_url: ${fake.url}`,
+        '    upstream_model: slow',
+        '    concurrency: 1',
         '',
       ].join('\n'),
     );
@@ -178,13 +183,17 @@ describe('remote runner (e2e)', () => {
     expect(res.choices[0].message.content).toBe('echo: back');
   });
 
-  it('killing the runner mid-stream ends the stream with an error and removes its models', async () => {
-    const res = await fetch(`${stack.baseUrl}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'laptop-slow', messages: [{ role: 'user', content: 'x' }], stream: true }),
-    });
+  it('killing the runner mid-stream ends the stream with an error, fails the waiting request and removes its models', async () => {
+    const post = (): Promise<Response> =>
+      fetch(`${stack.baseUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'laptop-single', messages: [{ role: 'user', content: 'x' }], stream: true }),
+      });
+    const res = await post();
     expect(res.status).toBe(200);
+    // One slot: this one waits in the queue behind the first.
+    const waiting = post();
     const reader = res.body!.getReader();
     const decoder = new TextDecoder();
     let text = '';
@@ -199,6 +208,9 @@ describe('remote runner (e2e)', () => {
     const last = JSON.parse(events.at(-1)!) as { error?: { code: string; message: string } };
     expect(last.error?.code).toBe('runner_disconnected');
     expect(text).not.toContain('w99');
+    const queued = await waiting;
+    expect(queued.status).toBe(502);
+    expect(((await queued.json()) as { error: { code: string } }).error.code).toBe('runner_disconnected');
     await waitForModels(false);
     const gone = await client.chat.completions.create({ model: 'laptop-echo', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
     expect(gone).toBeInstanceOf(OpenAI.NotFoundError);
