@@ -18,9 +18,11 @@ import {
 } from '@switchyard/contracts';
 import { createRedis, Logger } from '@switchyard/runtime';
 import { CancelListener } from './cancel-listener';
-import { GenerationRejected, PromptBuilder, cachedPrefix, runGeneration } from './generation';
+import { GenerationRejected, PromptBuilder, cachedPrefix, runGeneration, type BuiltPrompt, type OutputPlan } from './generation';
+import { GrammarFactory } from './grammars';
+import type { ReasoningMarkers } from './output/reasoning';
 import { JobEventsPublisher } from './job-events.publisher';
-import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, NodeLlamaCppModule } from './node-llama-cpp';
+import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, NodeLlamaCppModule, Token } from './node-llama-cpp';
 
 export interface ModelHostDeps {
   lib: NodeLlamaCppModule;
@@ -40,6 +42,9 @@ export class ModelHost {
   private model: LlamaModel | undefined;
   private context: LlamaContext | undefined;
   private prompts: PromptBuilder | undefined;
+  private grammars: GrammarFactory | undefined;
+  private reasoning: ReasoningMarkers | undefined;
+  private vocabularySize = 0;
   private readonly free: LlamaContextSequence[] = [];
   private worker: Worker<LlmJobData> | undefined;
   private queueConnection: Redis | undefined;
@@ -103,7 +108,10 @@ export class ModelHost {
         batchSize: Math.min(512, d.contextSize),
       });
       for (let i = 0; i < d.parallel; i++) this.free.push(this.context.getSequence());
-      this.prompts = new PromptBuilder(this.deps.lib, this.model);
+      this.reasoning = reasoningMarkers(d, this.model);
+      this.prompts = new PromptBuilder(this.deps.lib, this.model, this.reasoning?.open);
+      this.grammars = new GrammarFactory(this.deps.llama);
+      for (const _ of this.model.iterateAllTokens()) this.vocabularySize++;
     } catch (err) {
       this.state = 'failed';
       this.error = (err as Error).message;
@@ -131,6 +139,8 @@ export class ModelHost {
       parallel: d.parallel,
       threads: d.threads,
       chatWrapper: this.prompts!.wrapperName,
+      toolCalls: this.prompts!.toolSyntax ? 'template syntax' : 'forced only',
+      reasoning: this.reasoning ? `${this.reasoning.open}…${this.reasoning.close}` : 'off',
     });
   }
 
@@ -152,12 +162,16 @@ export class ModelHost {
         await events.emit(workerLost());
         return;
       }
-      const { tokens, templateStops } = this.prompts!.build(job.data);
+      const prompt = this.prompts!.build(job.data);
+      const { tokens, templateStops } = prompt;
+      const plan = await this.plan(job.data, prompt);
       if ((await flagged) === 1) abort.abort();
       if (abort.signal.aborted) return;
       sequence = this.takeSequence(tokens);
       const publisher = events;
+      const echo = job.data.kind === 'completion' && job.data.echo ? this.promptText(job.data.prompt) : undefined;
       const result = await runGeneration({
+        lib: this.deps.lib,
         model: this.model!,
         sequence,
         contextSize: this.descriptor.contextSize,
@@ -165,10 +179,18 @@ export class ModelHost {
         templateStops,
         promptParam: job.data.kind === 'chat' ? 'messages' : 'prompt',
         sampling: job.data.sampling,
+        plan,
         signal: abort.signal,
         sink: {
-          start: (promptTokens) => void publisher.emit({ type: 'start', workerId: this.deps.workerId, promptTokens }),
-          delta: (text) => void publisher.emit({ type: 'delta', text }),
+          start: (info) =>
+            void publisher.emit({
+              type: 'start',
+              workerId: this.deps.workerId,
+              promptTokens: info.promptTokens,
+              ...(info.maxTokensClamped !== undefined ? { maxTokensClamped: info.maxTokensClamped } : {}),
+              ...(echo !== undefined ? { echo } : {}),
+            }),
+          delta: (delta) => void publisher.emit({ type: 'delta', ...delta }),
         },
       });
       if (result.aborted) {
@@ -197,6 +219,53 @@ export class ModelHost {
       this.deps.cancels.unregister(jobId);
       this.lastUsed = Date.now();
     }
+  }
+
+  private promptText(prompt: string | number[]): string {
+    return typeof prompt === 'string' ? prompt : this.model!.detokenize(prompt as Token[], true);
+  }
+
+  /** Grammar, tool-call mode, reasoning split, log probabilities and logit bias for one job. */
+  private async plan(data: LlmJobData, prompt: BuiltPrompt): Promise<OutputPlan> {
+    const grammars = this.grammars!;
+    const plan: OutputPlan = {};
+    const tools = data.kind === 'chat' && data.toolChoice !== 'none' ? (data.tools ?? []) : [];
+    if (data.kind === 'chat' && tools.length > 0) {
+      const choice = data.toolChoice ?? 'auto';
+      if (choice === 'required' || typeof choice === 'object') {
+        plan.grammar = await grammars.forcedToolCalls(tools, typeof choice === 'object' ? choice.name : undefined, data.parallelToolCalls ?? true);
+        plan.forcedTools = true;
+      } else if (this.prompts!.toolSyntax) {
+        const syntax = this.prompts!.toolSyntax;
+        plan.autoTools = { syntax, restGrammar: (after) => grammars.nativeCallRest(syntax, tools, after) };
+      }
+    }
+    if (!plan.forcedTools) {
+      if (data.grammar !== undefined) plan.grammar = await grammars.gbnf(data.grammar);
+      else if (data.responseFormat) plan.grammar = await grammars.responseFormat(data.responseFormat);
+      if (data.kind === 'chat' && this.reasoning) plan.reasoning = { markers: this.reasoning, startInside: prompt.endsInThinking };
+    }
+    if (data.logprobs) {
+      const model = this.model!;
+      plan.logprobs = { top: data.logprobs.top, textOf: (t) => model.detokenize([t], true) };
+    }
+    const bias = data.sampling.logitBias;
+    if (bias && Object.keys(bias).length > 0) {
+      const tokenBias = new this.deps.lib.TokenBias(this.model!.tokenizer);
+      for (const [key, value] of Object.entries(bias)) {
+        const id = Number(key);
+        if (!Number.isInteger(id) || id < 0 || id >= this.vocabularySize) {
+          throw new GenerationRejected(
+            `Invalid 'logit_bias': token id ${key} is outside this model's vocabulary (0-${this.vocabularySize - 1}).`,
+            'invalid_logit_bias',
+            'logit_bias',
+          );
+        }
+        tokenBias.set(id as Token, value <= -100 ? 'never' : { logit: value });
+      }
+      plan.tokenBias = tokenBias;
+    }
+    return plan;
   }
 
   /** The free sequence whose cache shares the longest prefix with the prompt. */
@@ -249,6 +318,16 @@ export class ModelHost {
     this.model = undefined;
     this.free.length = 0;
   }
+}
+
+/** Thinking markers: from the models file, or `<think>` when the chat template uses it ('auto'). */
+function reasoningMarkers(d: LlamaCppModelDescriptor, model: LlamaModel): ReasoningMarkers | undefined {
+  if (d.reasoning === false) return undefined;
+  if (d.reasoning === 'auto') {
+    const template = (model.fileInfo.metadata as { tokenizer?: { chat_template?: unknown } }).tokenizer?.chat_template;
+    if (typeof template !== 'string' || !template.includes(d.reasoningMarkers[0])) return undefined;
+  }
+  return { open: d.reasoningMarkers[0], close: d.reasoningMarkers[1] };
 }
 
 function workerLost(): Omit<ErrorEvent, 'seq'> {
