@@ -15,10 +15,11 @@ import { ModelsController } from './models.controller';
 import { OpenAIErrorFilter } from './openai-error.filter';
 import { RedisConnections } from './redis-connections';
 import { RedisSubscriptions } from './redis-subscriptions';
+import { TokensController } from './tokens.controller';
 import { WorkerRegistry } from './worker-registry.service';
 
 @Module({
-  controllers: [ModelsController, ChatCompletionsController, CompletionsController, AdminController, HealthController],
+  controllers: [ModelsController, ChatCompletionsController, CompletionsController, AdminController, HealthController, TokensController],
   providers: [
     RedisConnections,
     WorkerRegistry,

@@ -15,7 +15,8 @@ import {
   type DeltaEvent,
   type StartEvent,
   type DoneEvent,
-  type LlmJobData,
+  type LlmQueueJob,
+  type ResultEvent,
   type ModelDescriptor,
 } from '@switchyard/contracts';
 import { Logger } from '@switchyard/runtime';
@@ -28,7 +29,7 @@ import { WorkerRegistry } from './worker-registry.service';
 
 export interface IndexedEvent {
   index: number;
-  event: StartEvent | DeltaEvent | DoneEvent;
+  event: StartEvent | DeltaEvent | DoneEvent | ResultEvent;
 }
 
 /** Silence after which the gateway checks the replay log and the worker's heartbeat. */
@@ -36,7 +37,7 @@ const IDLE_CHECK_MS = 2000;
 
 @Injectable()
 export class InferenceService implements OnApplicationShutdown {
-  private readonly queues = new Map<string, Queue<LlmJobData>>();
+  private readonly queues = new Map<string, Queue<LlmQueueJob>>();
   private readonly log = new Logger('gateway.inference');
 
   constructor(
@@ -48,7 +49,7 @@ export class InferenceService implements OnApplicationShutdown {
   ) {}
 
   /** Runs every job (e.g. one per prompt or per choice) and merges their events, tagged by index. */
-  async *generate(model: ModelDescriptor, jobs: LlmJobData[], signal: AbortSignal): AsyncGenerator<IndexedEvent> {
+  async *generate(model: ModelDescriptor, jobs: LlmQueueJob[], signal: AbortSignal): AsyncGenerator<IndexedEvent> {
     // Subscribing overlaps with the admission checks: both are round trips to Redis.
     const ids = jobs.map(() => randomUUID());
     const subscribing = Promise.allSettled(ids.map((id) => this.subscriber.open(id)));
@@ -70,6 +71,14 @@ export class InferenceService implements OnApplicationShutdown {
       // A run that never started has no finally of its own to release its subscription.
       await Promise.allSettled(readers.map((r) => r.close()));
     }
+  }
+
+  /** Runs one job that answers with a single result (token tools) and returns it. */
+  async request(model: ModelDescriptor, job: LlmQueueJob, signal: AbortSignal): Promise<unknown> {
+    for await (const { event } of this.generate(model, [job], signal)) {
+      if (event.type === 'result') return event.data;
+    }
+    throw new OpenAIError(502, 'The worker ended the request without an answer.', 'server_error', 'no_result');
   }
 
   /** Interleaves several runs' events as they come; closing it closes (and so cancels) them all. */
@@ -125,7 +134,7 @@ export class InferenceService implements OnApplicationShutdown {
 
   private async *runOne(
     model: ModelDescriptor,
-    data: LlmJobData,
+    data: LlmQueueJob,
     signal: AbortSignal,
     index: number,
     reader: JobEventReader,
@@ -181,6 +190,7 @@ export class InferenceService implements OnApplicationShutdown {
             yield { index, event };
             break;
           case 'done':
+          case 'result':
             finished = true;
             yield { index, event };
             return;
@@ -196,7 +206,7 @@ export class InferenceService implements OnApplicationShutdown {
     }
   }
 
-  private async removeWaiting(queue: Queue<LlmJobData>, jobId: string): Promise<boolean> {
+  private async removeWaiting(queue: Queue<LlmQueueJob>, jobId: string): Promise<boolean> {
     try {
       return (await queue.remove(jobId)) === 1;
     } catch {
@@ -205,7 +215,7 @@ export class InferenceService implements OnApplicationShutdown {
   }
 
   /** The cancel flag covers a worker that takes the job before it sees the PUBLISH. */
-  private async cancel(queue: Queue<LlmJobData>, jobId: string): Promise<void> {
+  private async cancel(queue: Queue<LlmQueueJob>, jobId: string): Promise<void> {
     try {
       if (await this.removeWaiting(queue, jobId)) return;
       await this.redis.command.multi().set(jobCancelKey(jobId), '1', 'EX', 600).publish(jobCancelChannel(jobId), '1').exec();
@@ -214,10 +224,10 @@ export class InferenceService implements OnApplicationShutdown {
     }
   }
 
-  private queue(model: string): Queue<LlmJobData> {
+  private queue(model: string): Queue<LlmQueueJob> {
     let q = this.queues.get(model);
     if (!q) {
-      q = new Queue<LlmJobData>(llmQueueName(model), { connection: this.redis.command, prefix: REDIS_PREFIX });
+      q = new Queue<LlmQueueJob>(llmQueueName(model), { connection: this.redis.command, prefix: REDIS_PREFIX });
       this.queues.set(model, q);
     }
     return q;

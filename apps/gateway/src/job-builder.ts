@@ -58,8 +58,9 @@ function messageText(content: CreateChatCompletionDto['messages'][number]['conte
   return texts.join('\n');
 }
 
-export function buildChatJobs(dto: CreateChatCompletionDto, model: string): ChatJobData[] {
-  const messages: ChatMessage[] = dto.messages.map((m, i) => {
+/** Request messages → job messages: text parts joined, tool calls and tool answers kept. */
+export function chatMessages(dtoMessages: CreateChatCompletionDto['messages']): ChatMessage[] {
+  return dtoMessages.map((m, i) => {
     if (m.role === 'function') {
       throw OpenAIError.badRequest("Messages with role 'function' (deprecated) are not supported; use 'tool'.", `messages[${i}].role`, 'unsupported_role');
     }
@@ -75,6 +76,10 @@ export function buildChatJobs(dto: CreateChatCompletionDto, model: string): Chat
     }
     return message;
   });
+}
+
+export function buildChatJobs(dto: CreateChatCompletionDto, model: string): ChatJobData[] {
+  const messages = chatMessages(dto.messages);
   checkToolTurns(messages);
   const tools = parseTools(dto.tools);
   const toolChoice = parseToolChoice(dto.tool_choice, tools);

@@ -111,7 +111,7 @@ export async function writeGeneration(options: {
           if (event.toolCalls) mergeToolCallDeltas(result.toolCalls, event.toolCalls);
           if (event.logprobs) (result.logprobs ??= []).push(...event.logprobs);
         }
-      } else {
+      } else if (event.type === 'done') {
         result.finishReason = event.finishReason;
         usage.promptTokens += event.usage.promptTokens;
         usage.completionTokens += event.usage.completionTokens;

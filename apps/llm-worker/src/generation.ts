@@ -71,6 +71,8 @@ export interface BuiltPrompt {
   templateStops: string[];
   /** The prompt ends inside an opened thinking block (e.g. a template that ends with `<think>\n`). */
   endsInThinking: boolean;
+  /** The rendered chat prompt as text (chat jobs). */
+  text?: string;
 }
 
 function parseArguments(text: string): unknown {
@@ -173,8 +175,9 @@ export class PromptBuilder {
       const text = trigger.values.every((v) => typeof v === 'string') ? trigger.values.join('') : '';
       if (text.length > 0) templateStops.push(text);
     }
-    const endsInThinking = this.thinkingOpen !== undefined && state.contextText.toString().trimEnd().endsWith(this.thinkingOpen);
-    return { tokens, templateStops, endsInThinking };
+    const text = state.contextText.toString();
+    const endsInThinking = this.thinkingOpen !== undefined && text.trimEnd().endsWith(this.thinkingOpen);
+    return { tokens, templateStops, endsInThinking, text };
   }
 }
 

@@ -14,12 +14,15 @@ import {
   type ErrorEvent,
   type LlamaCppModelDescriptor,
   type LlmJobData,
+  type LlmQueueJob,
+  type TokenJobData,
   type WorkerModelState,
 } from '@switchyard/contracts';
 import { createRedis, Logger } from '@switchyard/runtime';
 import { CancelListener } from './cancel-listener';
 import { GenerationRejected, PromptBuilder, cachedPrefix, runGeneration, type BuiltPrompt, type OutputPlan } from './generation';
 import { GrammarFactory } from './grammars';
+import { answerTokenRequest } from './token-tools';
 import type { ReasoningMarkers } from './output/reasoning';
 import { JobEventsPublisher } from './job-events.publisher';
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, NodeLlamaCppModule, Token } from './node-llama-cpp';
@@ -46,7 +49,7 @@ export class ModelHost {
   private reasoning: ReasoningMarkers | undefined;
   private vocabularySize = 0;
   private readonly free: LlamaContextSequence[] = [];
-  private worker: Worker<LlmJobData> | undefined;
+  private worker: Worker<LlmQueueJob> | undefined;
   private queueConnection: Redis | undefined;
   private state: WorkerModelState['state'] = 'loading';
   private error: string | undefined;
@@ -120,7 +123,7 @@ export class ModelHost {
       throw err;
     }
     this.queueConnection = createRedis(this.deps.redisUrl, `switchyard-llm-${this.deps.workerId}`);
-    this.worker = new Worker<LlmJobData>(llmQueueName(d.name), (job) => this.process(job), {
+    this.worker = new Worker<LlmQueueJob>(llmQueueName(d.name), (job) => this.process(job), {
       connection: this.queueConnection,
       prefix: REDIS_PREFIX,
       concurrency: d.parallel,
@@ -144,7 +147,44 @@ export class ModelHost {
     });
   }
 
-  private async process(job: Job<LlmJobData>): Promise<void> {
+  private async process(job: Job<LlmQueueJob>): Promise<void> {
+    if (job.data.kind === 'tokens') return this.processTokens(job as Job<TokenJobData>);
+    return this.processGeneration(job as Job<LlmJobData>);
+  }
+
+  private async processTokens(job: Job<TokenJobData>): Promise<void> {
+    const jobId = job.id!;
+    this.running.set(jobId, new AbortController());
+    let events: JobEventsPublisher | undefined;
+    try {
+      events = await JobEventsPublisher.forJob(this.deps.publisher, jobId, job.attemptsStarted > 1);
+      const data = await answerTokenRequest(
+        {
+          model: this.model!,
+          prompts: this.prompts!,
+          vocabularySize: this.vocabularySize,
+          contextSize: this.descriptor.contextSize,
+          withSequence: async (tokens, use) => {
+            const sequence = this.takeSequence(tokens);
+            try {
+              return await use(sequence);
+            } finally {
+              this.free.push(sequence);
+            }
+          },
+        },
+        job.data.request,
+      );
+      await events.emit({ type: 'result', data });
+    } catch (err) {
+      await events?.emit(failure(err, this.log, jobId)).catch(() => undefined);
+    } finally {
+      this.running.delete(jobId);
+      this.lastUsed = Date.now();
+    }
+  }
+
+  private async processGeneration(job: Job<LlmJobData>): Promise<void> {
     const jobId = job.id!;
     const abort = new AbortController();
     this.running.set(jobId, abort);
@@ -199,19 +239,7 @@ export class ModelHost {
       }
       await events.emit({ type: 'done', finishReason: result.finishReason, usage: result.usage });
     } catch (err) {
-      const event: Omit<ErrorEvent, 'seq'> =
-        err instanceof GenerationRejected
-          ? { type: 'error', status: 400, errorType: 'invalid_request_error', message: err.message, code: err.code, param: err.param }
-          : {
-              type: 'error',
-              status: 500,
-              errorType: 'server_error',
-              message: 'The model failed while generating this response.',
-              code: 'generation_failed',
-              param: null,
-            };
-      if (!(err instanceof GenerationRejected)) this.log.error('generation failed', { jobId, error: (err as Error).stack ?? String(err) });
-      await events?.emit(event).catch(() => undefined);
+      await events?.emit(failure(err, this.log, jobId)).catch(() => undefined);
     } finally {
       if (sequence) this.free.push(sequence);
       this.running.delete(jobId);
@@ -247,7 +275,8 @@ export class ModelHost {
     }
     if (data.logprobs) {
       const model = this.model!;
-      plan.logprobs = { top: data.logprobs.top, textOf: (t) => model.detokenize([t], true) };
+      // With itself as the preceding token, the detokenizer keeps a token's leading space.
+      plan.logprobs = { top: data.logprobs.top, textOf: (t) => model.detokenize([t], true, [t]) };
     }
     const bias = data.sampling.logitBias;
     if (bias && Object.keys(bias).length > 0) {
@@ -328,6 +357,22 @@ function reasoningMarkers(d: LlamaCppModelDescriptor, model: LlamaModel): Reason
     if (typeof template !== 'string' || !template.includes(d.reasoningMarkers[0])) return undefined;
   }
   return { open: d.reasoningMarkers[0], close: d.reasoningMarkers[1] };
+}
+
+/** A rejected request is the client's 400; anything else is logged and reported as a 500. */
+function failure(err: unknown, log: Logger, jobId: string): Omit<ErrorEvent, 'seq'> {
+  if (err instanceof GenerationRejected) {
+    return { type: 'error', status: 400, errorType: 'invalid_request_error', message: err.message, code: err.code, param: err.param };
+  }
+  log.error('job failed', { jobId, error: (err as Error).stack ?? String(err) });
+  return {
+    type: 'error',
+    status: 500,
+    errorType: 'server_error',
+    message: 'The model failed while answering this request.',
+    code: 'generation_failed',
+    param: null,
+  };
 }
 
 function workerLost(): Omit<ErrorEvent, 'seq'> {

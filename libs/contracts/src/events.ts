@@ -86,11 +86,18 @@ export interface ErrorEvent {
   param: string | null;
 }
 
-export type JobEvent = StartEvent | DeltaEvent | DoneEvent | ErrorEvent;
+/** The whole answer of a job that does not stream (token tools), as JSON. */
+export interface ResultEvent {
+  type: 'result';
+  seq: number;
+  data: unknown;
+}
+
+export type JobEvent = StartEvent | DeltaEvent | DoneEvent | ResultEvent | ErrorEvent;
 
 /** True for the events after which no more events come for the job. */
-export function isTerminalEvent(event: JobEvent): event is DoneEvent | ErrorEvent {
-  return event.type === 'done' || event.type === 'error';
+export function isTerminalEvent(event: JobEvent): event is DoneEvent | ResultEvent | ErrorEvent {
+  return event.type === 'done' || event.type === 'result' || event.type === 'error';
 }
 
 /** Collects streamed tool-call fragments into whole calls (non-streaming answers, clients, tests). */
