@@ -10,9 +10,16 @@ import type { ToolCallSyntax } from './output/tool-calls';
 
 const CACHE_LIMIT = 64;
 
-/** node-llama-cpp's JSON grammars end with required blank lines (its own end marker); we end at the value. */
-function stripTrailingNewlines(gbnf: string): string {
-  return gbnf.replace(/^(root\s*::=.*?)\s*"(?:\\n){4}"\s*\[\\n\]\*\s*$/m, '$1');
+/**
+ * node-llama-cpp's JSON grammars end with required blank lines (its own end marker): we end at the
+ * value. They also allow newlines and indentation between items, which a weak model can spend its
+ * whole token budget on: single optional spaces keep the JSON compact.
+ */
+export function tidyJsonGrammar(gbnf: string): string {
+  return gbnf
+    .replace(/^(root\s*::=.*?)\s*"(?:\\n){4}"\s*\[\\n\]\*\s*$/m, '$1')
+    .replace(/^(comma-whitespace[A-Za-z0-9_-]*)\s*::=.*$/gm, '$1 ::= "," [ ]?')
+    .replace(/^(whitespace[A-Za-z0-9_-]*)\s*::=.*$/gm, '$1 ::= [ ]?');
 }
 
 /** GBNF string literal. */
@@ -91,7 +98,7 @@ export class GrammarFactory {
   private async schemaGbnf(schema: Record<string, unknown>, param: string): Promise<string> {
     try {
       const g = await this.llama.createGrammarForJsonSchema(schema as never);
-      return stripTrailingNewlines(g.grammar);
+      return tidyJsonGrammar(g.grammar);
     } catch (err) {
       throw new GenerationRejected(`Unsupported JSON schema in '${param}': ${(err as Error).message}`, 'invalid_json_schema', param);
     }

@@ -59,6 +59,11 @@ export class ReasoningSplitter {
         break;
       }
       const at = rest.indexOf(marker);
+      // The opening marker counts only at the start of the output (after whitespace at most).
+      if (at >= 0 && !this.thinking && rest.slice(0, at).trim().length > 0) {
+        this.seenOpen = true;
+        continue;
+      }
       if (at >= 0) {
         this.add(out, rest.slice(0, at));
         rest = rest.slice(at + marker.length);
