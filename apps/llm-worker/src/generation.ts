@@ -87,6 +87,8 @@ export class PromptBuilder {
   private readonly wrapper: ChatWrapper;
   /** The template's syntax for one call, when it has one. */
   readonly toolSyntax: ToolCallSyntax | undefined;
+  /** Append the opening thinking marker to chat prompts (see opensThinkingItself). */
+  private readonly openThinking: boolean;
 
   constructor(
     private readonly lib: NodeLlamaCppModule,
@@ -95,6 +97,26 @@ export class PromptBuilder {
   ) {
     this.wrapper = lib.resolveChatWrapper(model, { warningLogs: false });
     this.toolSyntax = this.readToolSyntax();
+    this.openThinking = this.opensThinkingItself();
+  }
+
+  /**
+   * Whether the assistant's turn must open a thinking block that the wrapper leaves out: templates
+   * such as DeepSeek-R1's write `<think>\n` in the generation prompt (`add_generation_prompt`), which
+   * node-llama-cpp's wrappers render the turn without.
+   */
+  private opensThinkingItself(): boolean {
+    const open = this.thinkingOpen;
+    if (open === undefined) return false;
+    const template = (this.model.fileInfo.metadata as { tokenizer?: { chat_template?: unknown } }).tokenizer?.chat_template;
+    if (typeof template !== 'string') return false;
+    const block = /add_generation_prompt\s*-?%\}([\s\S]*?)\{%-?\s*endif/.exec(template)?.[1] ?? '';
+    if (!block.includes(open) || block.includes(open.replace('<', '</'))) return false;
+    const probe: ChatHistoryItem[] = [
+      { type: 'user', text: 'x' },
+      { type: 'model', response: [] },
+    ];
+    return !this.wrapper.generateContextState({ chatHistory: probe }).contextText.toString().trimEnd().endsWith(open);
   }
 
   get wrapperName(): string {
@@ -168,6 +190,11 @@ export class PromptBuilder {
       documentFunctionParams: true,
     });
     const tokens = state.contextText.tokenize(this.model.tokenizer);
+    let text = state.contextText.toString();
+    if (this.openThinking && this.thinkingOpen !== undefined) {
+      tokens.push(...this.model.tokenize(`${this.thinkingOpen}\n`, true));
+      text += `${this.thinkingOpen}\n`;
+    }
     const templateStops: string[] = [];
     for (const trigger of state.stopGenerationTriggers) {
       // Triggers made only of special tokens end generation as end-of-generation tokens; text ones
@@ -175,7 +202,6 @@ export class PromptBuilder {
       const text = trigger.values.every((v) => typeof v === 'string') ? trigger.values.join('') : '';
       if (text.length > 0) templateStops.push(text);
     }
-    const text = state.contextText.toString();
     const endsInThinking = this.thinkingOpen !== undefined && text.trimEnd().endsWith(this.thinkingOpen);
     return { tokens, templateStops, endsInThinking, text };
   }
@@ -399,7 +425,8 @@ export async function runGeneration(options: {
       { probabilities: logprobs !== undefined },
       {
         temperature: greedy ? 0 : sampling.temperature,
-        topP: sampling.topP < 1 ? sampling.topP : undefined,
+        // Explicit: node-llama-cpp's default top_p is 0.95, OpenAI's is 1.
+        topP: sampling.topP,
         topK: sampling.topK,
         minP: sampling.minP,
         seed,

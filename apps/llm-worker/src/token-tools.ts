@@ -73,7 +73,7 @@ export async function answerTokenRequest(ctx: TokenToolsContext, request: TokenR
           tokens.slice(keep),
           { probabilities: true },
           s
-            ? { temperature: s.temperature, topK: s.topK, topP: s.topP < 1 ? s.topP : undefined, minP: s.minP, seed: s.seed }
+            ? { temperature: s.temperature, topK: s.topK, topP: s.topP, minP: s.minP, seed: s.seed }
             : { temperature: 0 },
         );
         try {
