@@ -29,7 +29,7 @@ export class ChatCompletionsController {
       jobs: chatJobsFor(model, dto, req.body),
       stream: dto.stream === true,
       includeUsage: dto.stream_options?.include_usage === true,
-      formatter: (includeUsage) => new ChatFormatter(model.name, includeUsage),
+      formatter: (includeUsage) => new ChatFormatter(model.name, includeUsage, dto.logprobs === true),
     });
   }
 }

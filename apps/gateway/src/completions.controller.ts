@@ -29,7 +29,7 @@ export class CompletionsController {
       jobs: completionJobsFor(model, dto, req.body),
       stream: dto.stream === true,
       includeUsage: dto.stream_options?.include_usage === true,
-      formatter: (includeUsage) => new CompletionFormatter(model.name, includeUsage),
+      formatter: (includeUsage) => new CompletionFormatter(model.name, includeUsage, dto.logprobs != null),
     });
   }
 }

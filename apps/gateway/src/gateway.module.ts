@@ -16,10 +16,11 @@ import { OpenAIErrorFilter } from './openai-error.filter';
 import { RedisConnections } from './redis-connections';
 import { RedisSubscriptions } from './redis-subscriptions';
 import { RunnerGatewayService } from './runner-gateway.service';
+import { TokensController } from './tokens.controller';
 import { WorkerRegistry } from './worker-registry.service';
 
 @Module({
-  controllers: [ModelsController, ChatCompletionsController, CompletionsController, AdminController, HealthController],
+  controllers: [ModelsController, ChatCompletionsController, CompletionsController, AdminController, HealthController, TokensController],
   providers: [
     RedisConnections,
     WorkerRegistry,

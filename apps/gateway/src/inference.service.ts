@@ -15,6 +15,7 @@ import {
   type DeltaEvent,
   type StartEvent,
   type DoneEvent,
+  type ResultEvent,
   type ModelDescriptor,
   type QueuedJobData,
 } from '@switchyard/contracts';
@@ -28,7 +29,7 @@ import { WorkerRegistry } from './worker-registry.service';
 
 export interface IndexedEvent {
   index: number;
-  event: StartEvent | DeltaEvent | DoneEvent;
+  event: StartEvent | DeltaEvent | DoneEvent | ResultEvent;
 }
 
 /** Silence after which the gateway checks the replay log and the worker's heartbeat. */
@@ -70,6 +71,14 @@ export class InferenceService implements OnApplicationShutdown {
       // A run that never started has no finally of its own to release its subscription.
       await Promise.allSettled(readers.map((r) => r.close()));
     }
+  }
+
+  /** Runs one job that answers with a single result (token tools) and returns it. */
+  async request(model: ModelDescriptor, job: QueuedJobData, signal: AbortSignal): Promise<unknown> {
+    for await (const { event } of this.generate(model, [job], signal)) {
+      if (event.type === 'result') return event.data;
+    }
+    throw new OpenAIError(502, 'The worker ended the request without an answer.', 'server_error', 'no_result');
   }
 
   /** Interleaves several runs' events as they come; closing it closes (and so cancels) them all. */
@@ -181,6 +190,7 @@ export class InferenceService implements OnApplicationShutdown {
             yield { index, event };
             break;
           case 'done':
+          case 'result':
             finished = true;
             yield { index, event };
             return;

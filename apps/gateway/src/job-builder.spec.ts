@@ -56,8 +56,91 @@ describe('buildCompletionJobs', () => {
     expect(buildCompletionJobs(completion({ prompt: [[1], [2]] }), 'm').map((j) => j.prompt)).toEqual([[1], [2]]);
   });
 
-  it('says plainly which parameters it cannot honour yet', () => {
-    expect(() => buildCompletionJobs(completion({ prompt: 'x', echo: true }), 'm')).toThrow(/echo/);
-    expect(() => buildCompletionJobs(completion({ prompt: 'x', logprobs: 2 }), 'm')).toThrow(/logprobs/);
+  it('passes echo, logprobs and logit_bias on to the jobs', () => {
+    const [job] = buildCompletionJobs(completion({ prompt: 'x', echo: true, logprobs: 2, logit_bias: { '5': -100 } }), 'm');
+    expect(job).toMatchObject({ echo: true, logprobs: { top: 2 }, sampling: { logitBias: { '5': -100 } } });
+  });
+
+  it('says plainly which parameters it cannot honour', () => {
+    expect(() => buildCompletionJobs(completion({ prompt: 'x', suffix: 'y' }), 'm')).toThrow(/suffix/);
+  });
+});
+
+const weather = { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } };
+
+function rejection(fn: () => unknown): { param: string | null; message: string } {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(OpenAIError);
+    expect((err as OpenAIError).getStatus()).toBe(400);
+    return (err as OpenAIError).body.error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('buildChatJobs with tools and structured output', () => {
+  it('maps tools, a named tool_choice, response_format and logprobs', () => {
+    const [job] = buildChatJobs(
+      chat({
+        messages: [{ role: 'user', content: 'x' }],
+        tools: [weather],
+        tool_choice: { type: 'function', function: { name: 'get_weather' } },
+        parallel_tool_calls: false,
+        logprobs: true,
+        top_logprobs: 3,
+      }),
+      'm',
+    );
+    expect(job.tools).toEqual([{ name: 'get_weather', parameters: weather.function.parameters }]);
+    expect(job.toolChoice).toEqual({ name: 'get_weather' });
+    expect(job.parallelToolCalls).toBe(false);
+    expect(job.logprobs).toEqual({ top: 3 });
+  });
+
+  it('keeps the tool-call round trip: assistant calls and the tool answers that follow', () => {
+    const [job] = buildChatJobs(
+      chat({
+        messages: [
+          { role: 'user', content: 'weather?' },
+          { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } }] },
+          { role: 'tool', tool_call_id: 'call_1', content: '{"temp":3}' },
+        ],
+        tools: [weather],
+      }),
+      'm',
+    );
+    expect(job.messages[1].toolCalls).toEqual([{ id: 'call_1', name: 'get_weather', arguments: '{"city":"Oslo"}' }]);
+    expect(job.messages[2]).toEqual({ role: 'tool', content: '{"temp":3}', toolCallId: 'call_1', name: 'get_weather' });
+  });
+
+  it.each([
+    ['a tool message without a preceding call', [{ role: 'tool', tool_call_id: 'nope', content: 'x' }], 'messages[0].tool_call_id'],
+    [
+      'a call left unanswered before the next user turn',
+      [
+        { role: 'assistant', tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+        { role: 'user', content: 'x' },
+      ],
+      'messages[1]',
+    ],
+  ])('rejects %s', (_what, messages, param) => {
+    expect(rejection(() => buildChatJobs(chat({ messages }), 'm')).param).toBe(param);
+  });
+
+  it('rejects a tool_choice naming an unknown function, and tool_choice without tools', () => {
+    const named = { type: 'function', function: { name: 'nope' } };
+    expect(rejection(() => buildChatJobs(chat({ messages: [{ role: 'user', content: 'x' }], tools: [weather], tool_choice: named }), 'm')).param).toBe(
+      'tool_choice.function.name',
+    );
+    expect(rejection(() => buildChatJobs(chat({ messages: [{ role: 'user', content: 'x' }], tool_choice: 'required' }), 'm')).param).toBe('tool_choice');
+  });
+
+  it('rejects a json_schema response_format without a schema name, and top_logprobs without logprobs', () => {
+    const rf = { type: 'json_schema', json_schema: { schema: { type: 'object' } } };
+    expect(rejection(() => buildChatJobs(chat({ messages: [{ role: 'user', content: 'x' }], response_format: rf }), 'm')).param).toBe(
+      'response_format.json_schema.name',
+    );
+    expect(rejection(() => buildChatJobs(chat({ messages: [{ role: 'user', content: 'x' }], top_logprobs: 2 }), 'm')).param).toBe('top_logprobs');
   });
 });

@@ -8,6 +8,7 @@ import { parseDurationMs } from '@switchyard/runtime';
 import type { CreateChatCompletionDto } from './dto/create-chat-completion.dto';
 import type { CreateCompletionDto } from './dto/create-completion.dto';
 import type { SamplingDto } from './dto/sampling.dto';
+import { checkToolTurns, parseResponseFormat, parseToolCalls, parseToolChoice, parseTools } from './chat-options';
 import { OpenAIError } from './openai-error';
 
 /** OpenAI's default for the legacy completions endpoint. */
@@ -27,6 +28,7 @@ function sampling(dto: SamplingDto, maxTokens: number | undefined, choice: numbe
     seed: dto.seed == null ? undefined : dto.seed + choice,
     maxTokens,
     stop: stop.filter((s) => s.length > 0),
+    ...(dto.logit_bias && Object.keys(dto.logit_bias).length > 0 ? { logitBias: dto.logit_bias } : {}),
   };
 }
 
@@ -56,13 +58,38 @@ function messageText(content: CreateChatCompletionDto['messages'][number]['conte
   return texts.join('\n');
 }
 
-export function buildChatJobs(dto: CreateChatCompletionDto, model: string): ChatJobData[] {
-  const messages: ChatMessage[] = dto.messages.map((m, i) => {
-    if (m.role === 'tool' || m.role === 'function') {
-      throw OpenAIError.badRequest(`Messages with role '${m.role}' are not supported yet.`, `messages[${i}].role`, 'unsupported_role');
+/** Request messages → job messages: text parts joined, tool calls and tool answers kept. */
+export function chatMessages(dtoMessages: CreateChatCompletionDto['messages']): ChatMessage[] {
+  return dtoMessages.map((m, i) => {
+    if (m.role === 'function') {
+      throw OpenAIError.badRequest("Messages with role 'function' (deprecated) are not supported; use 'tool'.", `messages[${i}].role`, 'unsupported_role');
     }
-    return { role: m.role, content: messageText(m.content, i) };
+    const message: ChatMessage = { role: m.role, content: messageText(m.content, i) };
+    if (m.role === 'assistant') {
+      const calls = parseToolCalls(m.tool_calls, i);
+      if (calls) message.toolCalls = calls;
+      if (m.reasoning_content) message.reasoning = m.reasoning_content;
+    }
+    if (m.role === 'tool') {
+      message.toolCallId = m.tool_call_id;
+      if (m.name) message.name = m.name;
+    }
+    return message;
   });
+}
+
+export function buildChatJobs(dto: CreateChatCompletionDto, model: string): ChatJobData[] {
+  const messages = chatMessages(dto.messages);
+  checkToolTurns(messages);
+  const tools = parseTools(dto.tools);
+  const toolChoice = parseToolChoice(dto.tool_choice, tools);
+  const responseFormat = parseResponseFormat(dto.response_format);
+  if (dto.grammar && responseFormat && responseFormat.type !== 'text') {
+    throw OpenAIError.badRequest("Use either 'grammar' or a JSON 'response_format', not both.", 'grammar', 'invalid_value');
+  }
+  if (dto.top_logprobs != null && dto.logprobs !== true) {
+    throw OpenAIError.badRequest("'top_logprobs' requires 'logprobs' to be true.", 'top_logprobs', 'invalid_value');
+  }
   const maxTokens = dto.max_completion_tokens ?? dto.max_tokens ?? undefined;
   const n = dto.n ?? 1;
   return Array.from({ length: n }, (_, choice) => ({
@@ -72,12 +99,17 @@ export function buildChatJobs(dto: CreateChatCompletionDto, model: string): Chat
     sampling: sampling(dto, maxTokens, choice),
     keepAliveMs: keepAlive(dto),
     enqueuedAt: 0,
+    ...(tools?.length ? { tools } : {}),
+    ...(toolChoice ? { toolChoice } : {}),
+    ...(dto.parallel_tool_calls != null ? { parallelToolCalls: dto.parallel_tool_calls } : {}),
+    ...(responseFormat && responseFormat.type !== 'text' ? { responseFormat } : {}),
+    ...(dto.grammar ? { grammar: dto.grammar } : {}),
+    ...(dto.logprobs ? { logprobs: { top: dto.top_logprobs ?? 0 } } : {}),
+    ...(dto.reasoning_effort ? { reasoningEffort: dto.reasoning_effort } : {}),
   }));
 }
 
 export function buildCompletionJobs(dto: CreateCompletionDto, model: string): CompletionJobData[] {
-  if (dto.echo) throw OpenAIError.badRequest("'echo' is not supported yet.", 'echo', 'unsupported_parameter');
-  if (dto.logprobs != null) throw OpenAIError.badRequest("'logprobs' is not supported yet.", 'logprobs', 'unsupported_parameter');
   if (dto.best_of != null && dto.best_of !== (dto.n ?? 1)) {
     throw OpenAIError.badRequest("'best_of' other than n is not supported.", 'best_of', 'unsupported_parameter');
   }
@@ -96,6 +128,9 @@ export function buildCompletionJobs(dto: CreateCompletionDto, model: string): Co
       sampling: sampling(dto, maxTokens, choice),
       keepAliveMs: keepAlive(dto),
       enqueuedAt: 0,
+      ...(dto.echo ? { echo: true } : {}),
+      ...(dto.logprobs != null ? { logprobs: { top: dto.logprobs } } : {}),
+      ...(dto.grammar ? { grammar: dto.grammar } : {}),
     })),
   );
 }

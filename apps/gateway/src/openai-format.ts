@@ -3,28 +3,45 @@
  * neutral events; only this file knows what OpenAI's JSON looks like.
  */
 import { randomBytes } from 'node:crypto';
-import type { FinishReason, Usage } from '@switchyard/contracts';
+import type { DeltaEvent, FinishReason, TokenLogprob, ToolCall, Usage } from '@switchyard/contracts';
 
 export interface OpenAIUsage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  prompt_tokens_details: { cached_tokens: number };
+  completion_tokens_details: { reasoning_tokens: number };
 }
 
 export function toOpenAIUsage(u: Usage): OpenAIUsage {
-  return { prompt_tokens: u.promptTokens, completion_tokens: u.completionTokens, total_tokens: u.promptTokens + u.completionTokens };
+  return {
+    prompt_tokens: u.promptTokens,
+    completion_tokens: u.completionTokens,
+    total_tokens: u.promptTokens + u.completionTokens,
+    prompt_tokens_details: { cached_tokens: u.cachedTokens ?? 0 },
+    completion_tokens_details: { reasoning_tokens: u.reasoningTokens ?? 0 },
+  };
 }
 
+/** Everything one choice produced, for non-streaming answers. */
 export interface ChoiceResult {
   text: string;
+  reasoning: string;
+  toolCalls: ToolCall[];
+  /** Present when the request asked for log probabilities. */
+  logprobs: TokenLogprob[] | undefined;
   finishReason: FinishReason;
+  /** The prompt, for completions with `echo`. */
+  echo: string | undefined;
 }
 
 /** Everything that differs between /v1/chat/completions and /v1/completions. */
 export interface ResponseFormatter {
   /** Chunks sent once streaming starts (chat announces the assistant role per choice). */
   opening(choices: number): object[];
-  delta(index: number, text: string): object;
+  /** The echoed prompt of a completion, sent before its first token. */
+  echo(index: number, text: string): object | undefined;
+  delta(index: number, delta: DeltaEvent): object | undefined;
   finish(index: number, reason: FinishReason): object;
   usage(usage: OpenAIUsage): object;
   complete(choices: ChoiceResult[], usage: OpenAIUsage): object;
@@ -45,6 +62,8 @@ abstract class BaseFormatter implements ResponseFormatter {
     protected readonly model: string,
     /** With include_usage, OpenAI puts `usage: null` on every chunk before the last. */
     private readonly includeUsage: boolean,
+    /** Whether the request asked for log probabilities (else `logprobs: null`). */
+    protected readonly wantLogprobs: boolean,
   ) {
     this.id = newId(idPrefix);
   }
@@ -64,15 +83,31 @@ abstract class BaseFormatter implements ResponseFormatter {
     return { ...this.chunk([]), usage };
   }
 
+  echo(_index: number, _text: string): object | undefined {
+    return undefined;
+  }
+
   abstract opening(choices: number): object[];
-  abstract delta(index: number, text: string): object;
+  abstract delta(index: number, delta: DeltaEvent): object | undefined;
   abstract finish(index: number, reason: FinishReason): object;
   abstract complete(choices: ChoiceResult[], usage: OpenAIUsage): object;
 }
 
+function chatLogprobs(entries: readonly TokenLogprob[]): object {
+  return {
+    content: entries.map((e) => ({
+      token: e.token,
+      logprob: e.logprob,
+      bytes: e.bytes,
+      top_logprobs: e.top.map((t) => ({ token: t.token, logprob: t.logprob, bytes: t.bytes })),
+    })),
+    refusal: null,
+  };
+}
+
 export class ChatFormatter extends BaseFormatter {
-  constructor(model: string, includeUsage: boolean) {
-    super('chatcmpl', 'chat.completion.chunk', model, includeUsage);
+  constructor(model: string, includeUsage: boolean, wantLogprobs = false) {
+    super('chatcmpl', 'chat.completion.chunk', model, includeUsage, wantLogprobs);
   }
 
   opening(choices: number): object[] {
@@ -81,8 +116,20 @@ export class ChatFormatter extends BaseFormatter {
     );
   }
 
-  delta(index: number, text: string): object {
-    return this.chunk([{ index, delta: { content: text }, logprobs: null, finish_reason: null }]);
+  delta(index: number, event: DeltaEvent): object | undefined {
+    const delta: Record<string, unknown> = {};
+    if (event.text.length > 0) delta.content = event.text;
+    if (event.reasoning) delta.reasoning_content = event.reasoning;
+    if (event.toolCalls?.length) {
+      delta.tool_calls = event.toolCalls.map((c) => ({
+        index: c.index,
+        ...(c.id !== undefined ? { id: c.id, type: 'function' } : {}),
+        function: { ...(c.name !== undefined ? { name: c.name } : {}), arguments: c.arguments ?? '' },
+      }));
+    }
+    const logprobs = this.wantLogprobs && event.logprobs?.length ? chatLogprobs(event.logprobs) : null;
+    if (Object.keys(delta).length === 0 && logprobs === null) return undefined;
+    return this.chunk([{ index, delta, logprobs, finish_reason: null }]);
   }
 
   finish(index: number, reason: FinishReason): object {
@@ -97,8 +144,17 @@ export class ChatFormatter extends BaseFormatter {
       model: this.model,
       choices: choices.map((c, index) => ({
         index,
-        message: { role: 'assistant', content: c.text, refusal: null },
-        logprobs: null,
+        message: {
+          role: 'assistant',
+          // OpenAI sends null content when the turn only called tools.
+          content: c.toolCalls.length > 0 && c.text.length === 0 ? null : c.text,
+          refusal: null,
+          ...(c.reasoning.length > 0 ? { reasoning_content: c.reasoning } : {}),
+          ...(c.toolCalls.length > 0
+            ? { tool_calls: c.toolCalls.map((t) => ({ id: t.id, type: 'function', function: { name: t.name, arguments: t.arguments } })) }
+            : {}),
+        },
+        logprobs: this.wantLogprobs && c.logprobs ? chatLogprobs(c.logprobs) : null,
         finish_reason: c.finishReason,
       })),
       usage,
@@ -106,17 +162,50 @@ export class ChatFormatter extends BaseFormatter {
   }
 }
 
+/** The legacy completions `logprobs` object; offsets count characters from the start of the text. */
+function legacyLogprobs(entries: readonly TokenLogprob[], startOffset: number): object {
+  const offsets: number[] = [];
+  let at = startOffset;
+  for (const e of entries) {
+    offsets.push(at);
+    at += e.token.length;
+  }
+  return {
+    tokens: entries.map((e) => e.token),
+    token_logprobs: entries.map((e) => e.logprob),
+    top_logprobs: entries.map((e) => Object.fromEntries(e.top.map((t) => [t.token, t.logprob]))),
+    text_offset: offsets,
+  };
+}
+
 export class CompletionFormatter extends BaseFormatter {
-  constructor(model: string, includeUsage: boolean) {
-    super('cmpl', 'text_completion', model, includeUsage);
+  /** Characters sent so far per choice, for `text_offset`. */
+  private readonly offsets = new Map<number, number>();
+
+  constructor(model: string, includeUsage: boolean, wantLogprobs = false) {
+    super('cmpl', 'text_completion', model, includeUsage, wantLogprobs);
   }
 
   opening(): object[] {
     return [];
   }
 
-  delta(index: number, text: string): object {
+  private advance(index: number, text: string): number {
+    const at = this.offsets.get(index) ?? 0;
+    this.offsets.set(index, at + text.length);
+    return at;
+  }
+
+  override echo(index: number, text: string): object {
+    this.advance(index, text);
     return this.chunk([{ index, text, logprobs: null, finish_reason: null }]);
+  }
+
+  delta(index: number, event: DeltaEvent): object | undefined {
+    const at = this.advance(index, event.text);
+    const logprobs = this.wantLogprobs && event.logprobs?.length ? legacyLogprobs(event.logprobs, at) : null;
+    if (event.text.length === 0 && logprobs === null) return undefined;
+    return this.chunk([{ index, text: event.text, logprobs, finish_reason: null }]);
   }
 
   finish(index: number, reason: FinishReason): object {
@@ -129,7 +218,15 @@ export class CompletionFormatter extends BaseFormatter {
       object: 'text_completion',
       created: this.created,
       model: this.model,
-      choices: choices.map((c, index) => ({ index, text: c.text, logprobs: null, finish_reason: c.finishReason })),
+      choices: choices.map((c, index) => {
+        const echo = c.echo ?? '';
+        return {
+          index,
+          text: echo + c.text,
+          logprobs: this.wantLogprobs ? legacyLogprobs(c.logprobs ?? [], echo.length) : null,
+          finish_reason: c.finishReason,
+        };
+      }),
       usage,
     };
   }

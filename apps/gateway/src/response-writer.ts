@@ -4,10 +4,10 @@
  * that goes away aborts the generation.
  */
 import type { Request, Response } from 'express';
-import type { FinishReason, ModelDescriptor, QueuedJobData } from '@switchyard/contracts';
+import { mergeToolCallDeltas, type ModelDescriptor, type QueuedJobData, type Usage } from '@switchyard/contracts';
 import type { IndexedEvent, InferenceService } from './inference.service';
 import { sendOpenAIError, toOpenAIError } from './openai-error.filter';
-import { toOpenAIUsage, type ResponseFormatter } from './openai-format';
+import { toOpenAIUsage, type ChoiceResult, type ResponseFormatter } from './openai-format';
 
 /** An AbortSignal that fires when the client disconnects before the response finished. */
 export function clientGone(req: Request, res: Response): AbortController {
@@ -55,9 +55,15 @@ export async function writeGeneration(options: {
   includeUsage: boolean;
 }): Promise<void> {
   const { res, events, formatter, choices } = options;
-  const texts: string[] = Array.from({ length: choices }, () => '');
-  const reasons: FinishReason[] = Array.from({ length: choices }, () => 'stop');
-  const usage = { promptTokens: 0, completionTokens: 0 };
+  const results: ChoiceResult[] = Array.from({ length: choices }, () => ({
+    text: '',
+    reasoning: '',
+    toolCalls: [],
+    logprobs: undefined,
+    finishReason: 'stop',
+    echo: undefined,
+  }));
+  const usage: Required<Usage> = { promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 };
   const send = (obj: object): void => {
     res.write(`data: ${JSON.stringify(obj)}\n\n`);
   };
@@ -81,16 +87,36 @@ export async function writeGeneration(options: {
           res.setHeader('X-Switchyard-Worker', event.workerId);
           workerHeaderSet = true;
         }
+        // max_tokens beyond the room left in the context is clamped, and said so.
+        if (event.maxTokensClamped !== undefined && !res.headersSent) res.setHeader('X-Switchyard-Max-Tokens-Clamped', String(event.maxTokensClamped));
+        if (event.echo !== undefined) {
+          results[index].echo = event.echo;
+          if (options.stream) {
+            if (!headersOut) openStream();
+            const chunk = formatter.echo(index, event.echo);
+            if (chunk) send(chunk);
+          }
+        }
         continue;
       }
       if (options.stream && !headersOut) openStream();
+      const result = results[index];
       if (event.type === 'delta') {
-        if (options.stream) send(formatter.delta(index, event.text));
-        else texts[index] += event.text;
-      } else {
-        reasons[index] = event.finishReason;
+        if (options.stream) {
+          const chunk = formatter.delta(index, event);
+          if (chunk) send(chunk);
+        } else {
+          result.text += event.text;
+          if (event.reasoning) result.reasoning += event.reasoning;
+          if (event.toolCalls) mergeToolCallDeltas(result.toolCalls, event.toolCalls);
+          if (event.logprobs) (result.logprobs ??= []).push(...event.logprobs);
+        }
+      } else if (event.type === 'done') {
+        result.finishReason = event.finishReason;
         usage.promptTokens += event.usage.promptTokens;
         usage.completionTokens += event.usage.completionTokens;
+        usage.cachedTokens += event.usage.cachedTokens ?? 0;
+        usage.reasoningTokens += event.usage.reasoningTokens ?? 0;
         if (options.stream) send(formatter.finish(index, event.finishReason));
       }
     }
@@ -106,6 +132,6 @@ export async function writeGeneration(options: {
     if (options.includeUsage) send(formatter.usage(total));
     res.end('data: [DONE]\n\n');
   } else {
-    res.status(200).json(formatter.complete(texts.map((text, i) => ({ text, finishReason: reasons[i] })), total));
+    res.status(200).json(formatter.complete(results, total));
   }
 }

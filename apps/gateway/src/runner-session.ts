@@ -45,7 +45,7 @@ export interface RunnerSessionDeps {
   log: Logger;
 }
 
-const EVENT_TYPES = new Set(['start', 'delta', 'done', 'error']);
+const EVENT_TYPES = new Set(['start', 'delta', 'done', 'result', 'error']);
 
 export class RunnerSession {
   private readonly workers: Worker<QueuedJobData>[] = [];
@@ -126,7 +126,7 @@ export class RunnerSession {
       return;
     }
     if (event.type === 'start') event = { ...event, workerId: this.id };
-    if (event.type === 'done' || event.type === 'error') this.finish(jobId, event);
+    if (event.type === 'done' || event.type === 'result' || event.type === 'error') this.finish(jobId, event);
     else void job.events.emit(event);
   }
 

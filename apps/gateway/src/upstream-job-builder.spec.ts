@@ -46,6 +46,6 @@ describe('upstream job builder', () => {
     expect(passesThrough({ ...base, backend: 'upstream', deployments: [], routing: 'fallback', concurrency: 1 })).toBe(true);
     expect(passesThrough({ ...base, backend: 'runner', format: 'upstream', parallel: 1 })).toBe(true);
     expect(passesThrough({ ...base, backend: 'runner', format: 'llm', parallel: 1 })).toBe(false);
-    expect(passesThrough({ ...base, backend: 'llama.cpp', path: '/m', parallel: 1, threads: 1, gpuLayers: 0 } as ModelDescriptor)).toBe(false);
+    expect(passesThrough({ ...base, backend: 'llama.cpp', path: '/m', parallel: 1, threads: 1, gpuLayers: 0 } as unknown as ModelDescriptor)).toBe(false);
   });
 });

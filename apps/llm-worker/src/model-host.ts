@@ -14,13 +14,16 @@ import {
   type ErrorEvent,
   type LlamaCppModelDescriptor,
   type LlmJobData,
+  type LlmQueueJob,
+  type TokenJobData,
   type WorkerModelState,
 } from '@switchyard/contracts';
 import { createRedis, Logger } from '@switchyard/runtime';
 import { CancelListener } from './cancel-listener';
-import { GenerationRejected, PromptBuilder, cachedPrefix, runGeneration } from './generation';
+import { GenerationRejected } from './generation';
 import { JobEventsPublisher } from './job-events.publisher';
-import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, NodeLlamaCppModule } from './node-llama-cpp';
+import { LlamaEngine } from './llama-engine';
+import type { Llama, NodeLlamaCppModule } from './node-llama-cpp';
 
 export interface ModelHostDeps {
   lib: NodeLlamaCppModule;
@@ -37,11 +40,8 @@ export interface ModelHostDeps {
 type StopReason = 'unloaded';
 
 export class ModelHost {
-  private model: LlamaModel | undefined;
-  private context: LlamaContext | undefined;
-  private prompts: PromptBuilder | undefined;
-  private readonly free: LlamaContextSequence[] = [];
-  private worker: Worker<LlmJobData> | undefined;
+  private readonly engine: LlamaEngine;
+  private worker: Worker<LlmQueueJob> | undefined;
   private queueConnection: Redis | undefined;
   private state: WorkerModelState['state'] = 'loading';
   private error: string | undefined;
@@ -57,6 +57,7 @@ export class ModelHost {
   ) {
     this.log = deps.logger.child(descriptor.name);
     this.keepAliveMs = descriptor.keepAliveMs;
+    this.engine = new LlamaEngine(descriptor, deps.lib, deps.llama);
   }
 
   get name(): string {
@@ -95,24 +96,15 @@ export class ModelHost {
     const d = this.descriptor;
     const started = Date.now();
     try {
-      this.model = await this.deps.llama.loadModel({ modelPath: d.path, gpuLayers: d.gpuLayers });
-      this.context = await this.model.createContext({
-        contextSize: d.contextSize,
-        sequences: d.parallel,
-        threads: d.threads,
-        batchSize: Math.min(512, d.contextSize),
-      });
-      for (let i = 0; i < d.parallel; i++) this.free.push(this.context.getSequence());
-      this.prompts = new PromptBuilder(this.deps.lib, this.model);
+      await this.engine.load();
     } catch (err) {
       this.state = 'failed';
       this.error = (err as Error).message;
       this.log.error('model failed to load', { path: d.path, error: this.error });
-      await this.disposeModel();
       throw err;
     }
     this.queueConnection = createRedis(this.deps.redisUrl, `switchyard-llm-${this.deps.workerId}`);
-    this.worker = new Worker<LlmJobData>(llmQueueName(d.name), (job) => this.process(job), {
+    this.worker = new Worker<LlmQueueJob>(llmQueueName(d.name), (job) => this.process(job), {
       connection: this.queueConnection,
       prefix: REDIS_PREFIX,
       concurrency: d.parallel,
@@ -130,18 +122,38 @@ export class ModelHost {
       contextSize: d.contextSize,
       parallel: d.parallel,
       threads: d.threads,
-      chatWrapper: this.prompts!.wrapperName,
+      ...this.engine.describe(),
     });
   }
 
-  private async process(job: Job<LlmJobData>): Promise<void> {
+  private async process(job: Job<LlmQueueJob>): Promise<void> {
+    if (job.data.kind === 'tokens') return this.processTokens(job as Job<TokenJobData>);
+    return this.processGeneration(job as Job<LlmJobData>);
+  }
+
+  private async processTokens(job: Job<TokenJobData>): Promise<void> {
+    const jobId = job.id!;
+    this.running.set(jobId, new AbortController());
+    let events: JobEventsPublisher | undefined;
+    try {
+      events = await JobEventsPublisher.forJob(this.deps.publisher, jobId, job.attemptsStarted > 1);
+      const data = await this.engine.answerTokens(job.data.request);
+      await events.emit({ type: 'result', data });
+    } catch (err) {
+      await events?.emit(failure(err, this.log, jobId)).catch(() => undefined);
+    } finally {
+      this.running.delete(jobId);
+      this.lastUsed = Date.now();
+    }
+  }
+
+  private async processGeneration(job: Job<LlmJobData>): Promise<void> {
     const jobId = job.id!;
     const abort = new AbortController();
     this.running.set(jobId, abort);
     this.deps.cancels.register(jobId, abort);
     if (job.data.keepAliveMs !== undefined) this.keepAliveMs = job.data.keepAliveMs;
     let events: JobEventsPublisher | undefined;
-    let sequence: LlamaContextSequence | undefined;
     try {
       // The flag covers a cancel published before this worker took the job; its round trip
       // overlaps with building the prompt.
@@ -152,66 +164,31 @@ export class ModelHost {
         await events.emit(workerLost());
         return;
       }
-      const { tokens, templateStops } = this.prompts!.build(job.data);
-      if ((await flagged) === 1) abort.abort();
-      if (abort.signal.aborted) return;
-      sequence = this.takeSequence(tokens);
       const publisher = events;
-      const result = await runGeneration({
-        model: this.model!,
-        sequence,
-        contextSize: this.descriptor.contextSize,
-        tokens,
-        templateStops,
-        promptParam: job.data.kind === 'chat' ? 'messages' : 'prompt',
-        sampling: job.data.sampling,
-        signal: abort.signal,
-        sink: {
-          start: (promptTokens) => void publisher.emit({ type: 'start', workerId: this.deps.workerId, promptTokens }),
-          delta: (text) => void publisher.emit({ type: 'delta', text }),
+      const result = await this.engine.generate(
+        job.data,
+        abort.signal,
+        {
+          start: (info) => void publisher.emit({ type: 'start', workerId: this.deps.workerId, ...info }),
+          delta: (delta) => void publisher.emit({ type: 'delta', ...delta }),
         },
-      });
+        async () => {
+          if ((await flagged) === 1) abort.abort();
+        },
+      );
       if (result.aborted) {
         if (this.stopped.get(jobId) === 'unloaded') await events.emit(modelUnloaded(this.name));
         return;
       }
       await events.emit({ type: 'done', finishReason: result.finishReason, usage: result.usage });
     } catch (err) {
-      const event: Omit<ErrorEvent, 'seq'> =
-        err instanceof GenerationRejected
-          ? { type: 'error', status: 400, errorType: 'invalid_request_error', message: err.message, code: err.code, param: err.param }
-          : {
-              type: 'error',
-              status: 500,
-              errorType: 'server_error',
-              message: 'The model failed while generating this response.',
-              code: 'generation_failed',
-              param: null,
-            };
-      if (!(err instanceof GenerationRejected)) this.log.error('generation failed', { jobId, error: (err as Error).stack ?? String(err) });
-      await events?.emit(event).catch(() => undefined);
+      await events?.emit(failure(err, this.log, jobId)).catch(() => undefined);
     } finally {
-      if (sequence) this.free.push(sequence);
       this.running.delete(jobId);
       this.stopped.delete(jobId);
       this.deps.cancels.unregister(jobId);
       this.lastUsed = Date.now();
     }
-  }
-
-  /** The free sequence whose cache shares the longest prefix with the prompt. */
-  private takeSequence(tokens: Parameters<typeof cachedPrefix>[1]): LlamaContextSequence {
-    if (this.free.length === 0) throw new Error('no free sequence (concurrency exceeds parallel slots)');
-    let best = 0;
-    let bestLen = -1;
-    for (let i = 0; i < this.free.length; i++) {
-      const len = cachedPrefix(this.free[i], tokens);
-      if (len > bestLen) {
-        best = i;
-        bestLen = len;
-      }
-    }
-    return this.free.splice(best, 1)[0];
   }
 
   /**
@@ -237,18 +214,26 @@ export class ModelHost {
       await closing;
     }
     await this.queueConnection?.quit().catch(() => undefined);
-    await this.disposeModel();
+    await this.engine.dispose();
     this.log.info('model unloaded', { aborted });
     return { aborted };
   }
+}
 
-  private async disposeModel(): Promise<void> {
-    await this.context?.dispose();
-    await this.model?.dispose();
-    this.context = undefined;
-    this.model = undefined;
-    this.free.length = 0;
+/** A rejected request is the client's 400; anything else is logged and reported as a 500. */
+function failure(err: unknown, log: Logger, jobId: string): Omit<ErrorEvent, 'seq'> {
+  if (err instanceof GenerationRejected) {
+    return { type: 'error', status: 400, errorType: 'invalid_request_error', message: err.message, code: err.code, param: err.param };
   }
+  log.error('job failed', { jobId, error: (err as Error).stack ?? String(err) });
+  return {
+    type: 'error',
+    status: 500,
+    errorType: 'server_error',
+    message: 'The model failed while answering this request.',
+    code: 'generation_failed',
+    param: null,
+  };
 }
 
 function workerLost(): Omit<ErrorEvent, 'seq'> {

@@ -12,7 +12,10 @@ export type {
   LlamaContextSequence,
   LlamaContextSequenceRepeatPenalty,
   ChatHistoryItem,
+  ChatModelFunctions,
+  LlamaGrammar,
   Token,
+  TokenBias,
 } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
 
 let loaded: Promise<NodeLlamaCppModule> | undefined;

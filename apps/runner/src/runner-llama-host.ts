@@ -1,20 +1,19 @@
 /**
- * A GGUF model served inside the runner by llama.cpp, with the llm worker's own generation code
- * (prompt building, sampling loop, stop sequences, cancellation) used as a library: the runner
- * receives the same chat/completion jobs the llm worker takes from its queue.
+ * A GGUF model served inside the runner by llama.cpp, through the llm worker's own engine
+ * (apps/llm-worker/src/llama-engine.ts: prompt building, tools, grammars, reasoning, logprobs,
+ * stop sequences, cancellation) used as a library: the runner receives the same chat/completion
+ * jobs the llm worker takes from its queue, and reports the same events.
  */
-import type { ErrorEvent, LlamaCppModelDescriptor, LlmJobData } from '@switchyard/contracts';
+import type { ErrorEvent, LlamaCppModelDescriptor, LlmQueueJob } from '@switchyard/contracts';
 import type { Logger } from '@switchyard/runtime';
-import { GenerationRejected, PromptBuilder, cachedPrefix, runGeneration } from '../../llm-worker/src/generation';
-import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, NodeLlamaCppModule } from '../../llm-worker/src/node-llama-cpp';
+import { GenerationRejected } from '../../llm-worker/src/generation';
+import { LlamaEngine } from '../../llm-worker/src/llama-engine';
+import type { Llama, NodeLlamaCppModule } from '../../llm-worker/src/node-llama-cpp';
 import type { RunnerEvent, RunnerJobHandler } from './runner-job-handler';
 
 export class RunnerLlamaHost implements RunnerJobHandler {
   readonly format = 'llm' as const;
-  private model: LlamaModel | undefined;
-  private context: LlamaContext | undefined;
-  private prompts: PromptBuilder | undefined;
-  private readonly free: LlamaContextSequence[] = [];
+  private engine: LlamaEngine | undefined;
 
   constructor(
     private readonly descriptor: LlamaCppModelDescriptor,
@@ -35,35 +34,23 @@ export class RunnerLlamaHost implements RunnerJobHandler {
   }
 
   async load(lib: NodeLlamaCppModule, llama: Llama): Promise<void> {
-    const d = this.descriptor;
     const started = Date.now();
-    this.model = await llama.loadModel({ modelPath: d.path, gpuLayers: d.gpuLayers });
-    this.context = await this.model.createContext({ contextSize: d.contextSize, sequences: d.parallel, threads: d.threads, batchSize: Math.min(512, d.contextSize) });
-    for (let i = 0; i < d.parallel; i++) this.free.push(this.context.getSequence());
-    this.prompts = new PromptBuilder(lib, this.model);
-    this.log.info('model ready', { model: d.name, path: d.path, ms: Date.now() - started, parallel: d.parallel, threads: d.threads });
+    const engine = new LlamaEngine(this.descriptor, lib, llama);
+    await engine.load();
+    this.engine = engine;
+    this.log.info('model ready', { model: this.name, path: this.descriptor.path, ms: Date.now() - started, parallel: this.parallel, threads: this.descriptor.threads, ...engine.describe() });
   }
 
   async run(data: unknown, signal: AbortSignal, emit: (event: RunnerEvent) => void): Promise<void> {
-    const job = data as LlmJobData;
-    let sequence: LlamaContextSequence | undefined;
+    const job = data as LlmQueueJob;
     try {
-      const { tokens, templateStops } = this.prompts!.build(job);
-      if (signal.aborted) return;
-      sequence = this.take(tokens);
-      const result = await runGeneration({
-        model: this.model!,
-        sequence,
-        contextSize: this.descriptor.contextSize,
-        tokens,
-        templateStops,
-        promptParam: job.kind === 'chat' ? 'messages' : 'prompt',
-        sampling: job.sampling,
-        signal,
-        sink: {
-          start: (promptTokens) => emit({ type: 'start', workerId: this.runnerName, promptTokens }),
-          delta: (text) => emit({ type: 'delta', text }),
-        },
+      if (job.kind === 'tokens') {
+        emit({ type: 'result', data: await this.engine!.answerTokens(job.request) });
+        return;
+      }
+      const result = await this.engine!.generate(job, signal, {
+        start: (info) => emit({ type: 'start', workerId: this.runnerName, ...info }),
+        delta: (delta) => emit({ type: 'delta', ...delta }),
       });
       if (!result.aborted) emit({ type: 'done', finishReason: result.finishReason, usage: result.usage });
     } catch (err) {
@@ -73,28 +60,10 @@ export class RunnerLlamaHost implements RunnerJobHandler {
           : { type: 'error', status: 500, errorType: 'server_error', message: 'The model failed while generating this response.', code: 'generation_failed', param: null };
       if (!(err instanceof GenerationRejected)) this.log.error('generation failed', { model: this.name, error: (err as Error).stack ?? String(err) });
       emit(event);
-    } finally {
-      if (sequence) this.free.push(sequence);
     }
   }
 
-  /** The free sequence whose cache shares the longest prefix with the prompt. */
-  private take(tokens: Parameters<typeof cachedPrefix>[1]): LlamaContextSequence {
-    if (this.free.length === 0) throw new Error('no free sequence (more jobs than parallel slots)');
-    let best = 0;
-    let bestLen = -1;
-    this.free.forEach((s, i) => {
-      const len = cachedPrefix(s, tokens);
-      if (len > bestLen) {
-        best = i;
-        bestLen = len;
-      }
-    });
-    return this.free.splice(best, 1)[0];
-  }
-
   async dispose(): Promise<void> {
-    await this.context?.dispose();
-    await this.model?.dispose();
+    await this.engine?.dispose();
   }
 }

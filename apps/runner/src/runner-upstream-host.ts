@@ -35,6 +35,10 @@ export class RunnerUpstreamHost implements RunnerJobHandler {
 
   async run(data: unknown, signal: AbortSignal, emit: (event: RunnerEvent) => void): Promise<void> {
     const job = data as UpstreamJobData;
+    if (job.kind !== 'upstream') {
+      emit({ type: 'error', status: 400, errorType: 'invalid_request_error', message: `'${this.name}' is served by an OpenAI-compatible server; this endpoint needs a local model.`, code: 'unsupported_for_upstream', param: 'model' });
+      return;
+    }
     emit({ type: 'start', workerId: this.runnerName, promptTokens: 0 });
     try {
       const result = await this.router.run(job.endpoint, job.body, { delta: (d) => emit({ type: 'delta', ...d }) }, signal);

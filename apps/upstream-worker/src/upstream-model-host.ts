@@ -12,6 +12,7 @@ import {
   jobCancelKey,
   upstreamQueueName,
   type ErrorEvent,
+  type QueuedJobData,
   type UpstreamJobData,
   type UpstreamModelDescriptor,
   type WorkerModelState,
@@ -29,7 +30,7 @@ export interface UpstreamHostDeps {
 }
 
 export class UpstreamModelHost {
-  private worker: Worker<UpstreamJobData> | undefined;
+  private worker: Worker<QueuedJobData> | undefined;
   private connection: Redis | undefined;
   private readonly router: UpstreamRouter;
   private readonly running = new Map<string, AbortController>();
@@ -61,7 +62,7 @@ export class UpstreamModelHost {
 
   start(): void {
     this.connection = createRedis(this.deps.redisUrl, `switchyard-upstream-${this.deps.workerId}`);
-    this.worker = new Worker<UpstreamJobData>(upstreamQueueName(this.descriptor.name), (job) => this.process(job), {
+    this.worker = new Worker<QueuedJobData>(upstreamQueueName(this.descriptor.name), (job) => this.process(job), {
       connection: this.connection,
       prefix: REDIS_PREFIX,
       concurrency: this.descriptor.concurrency,
@@ -78,7 +79,17 @@ export class UpstreamModelHost {
     });
   }
 
-  private async process(job: Job<UpstreamJobData>): Promise<void> {
+  private async process(job: Job<QueuedJobData>): Promise<void> {
+    if (job.data.kind !== 'upstream') {
+      // Token tools and llama jobs need the model's own tokenizer, which an upstream does not expose.
+      const events = await JobEventsPublisher.forJob(this.deps.publisher, job.id!, false);
+      await events.emit({ type: 'error', status: 400, errorType: 'invalid_request_error', message: `'${this.descriptor.name}' is served by an upstream server; this endpoint needs a local model.`, code: 'unsupported_for_upstream', param: 'model' });
+      return;
+    }
+    return this.processUpstream(job as Job<UpstreamJobData>);
+  }
+
+  private async processUpstream(job: Job<UpstreamJobData>): Promise<void> {
     const jobId = job.id!;
     const abort = new AbortController();
     this.running.set(jobId, abort);

@@ -1,3 +1,5 @@
+import type { ToolCall } from './jobs';
+
 /**
  * Backend-neutral events a worker emits for one job. The gateway alone turns them into OpenAI's
  * wire format. Every event carries `seq`, starting at 0 and increasing by one, so gaps are detectable.
@@ -84,9 +86,26 @@ export interface ErrorEvent {
   param: string | null;
 }
 
-export type JobEvent = StartEvent | DeltaEvent | DoneEvent | ErrorEvent;
+/** The whole answer of a job that does not stream (token tools), as JSON. */
+export interface ResultEvent {
+  type: 'result';
+  seq: number;
+  data: unknown;
+}
+
+export type JobEvent = StartEvent | DeltaEvent | DoneEvent | ResultEvent | ErrorEvent;
 
 /** True for the events after which no more events come for the job. */
-export function isTerminalEvent(event: JobEvent): event is DoneEvent | ErrorEvent {
-  return event.type === 'done' || event.type === 'error';
+export function isTerminalEvent(event: JobEvent): event is DoneEvent | ResultEvent | ErrorEvent {
+  return event.type === 'done' || event.type === 'result' || event.type === 'error';
+}
+
+/** Collects streamed tool-call fragments into whole calls (non-streaming answers, clients, tests). */
+export function mergeToolCallDeltas(calls: ToolCall[], deltas: readonly ToolCallDelta[]): void {
+  for (const d of deltas) {
+    const call = (calls[d.index] ??= { id: '', name: '', arguments: '' });
+    if (d.id) call.id = d.id;
+    if (d.name) call.name = d.name;
+    if (d.arguments) call.arguments += d.arguments;
+  }
 }

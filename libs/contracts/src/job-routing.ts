@@ -3,12 +3,12 @@
  * unique across the models file and runner registrations, so one queue serves one model.
  */
 import { llmQueueName } from './queues';
-import type { LlmJobData } from './jobs';
+import type { LlmQueueJob } from './jobs';
 import type { ModelDescriptor } from './models';
 import { runnerQueueName } from './runner';
 import { upstreamQueueName, type UpstreamJobData } from './upstream';
 
-export type QueuedJobData = LlmJobData | UpstreamJobData;
+export type QueuedJobData = LlmQueueJob | UpstreamJobData;
 
 export function queueNameFor(model: ModelDescriptor): string {
   switch (model.backend) {

@@ -97,7 +97,25 @@ export interface CompletionJobData extends GenerationJobBase {
 }
 
 export type LlmJobData = ChatJobData | CompletionJobData;
-export type LlmJobName = LlmJobData['kind'];
+
+/** Token tools answered by the worker holding the model (no generation). */
+export type TokenRequest =
+  | { op: 'tokenize'; text: string; addSpecial: boolean; parseSpecial: boolean; withPieces: boolean }
+  | { op: 'detokenize'; tokens: number[] }
+  | { op: 'apply-template'; messages: ChatMessage[]; tools?: ToolDefinition[] }
+  | { op: 'logits'; text: string; top: number; sampling?: SamplingParams };
+
+export interface TokenJobData {
+  kind: 'tokens';
+  model: string;
+  request: TokenRequest;
+  keepAliveMs?: number;
+  enqueuedAt: number;
+}
+
+/** Everything on a llama.cpp model's queue. */
+export type LlmQueueJob = LlmJobData | TokenJobData;
+export type LlmJobName = LlmQueueJob['kind'];
 
 /**
  * A generation is not replayed once it may have streamed tokens, so a single attempt; finished jobs

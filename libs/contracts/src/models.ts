@@ -26,6 +26,10 @@ export interface LlamaCppModelDescriptor {
   preload: boolean;
   /** Unload after this long idle; -1 keeps it loaded. */
   keepAliveMs: number;
+  /** Split thinking into `reasoning_content`: always, never, or when the chat template uses the markers. */
+  reasoning: boolean | 'auto';
+  /** Opening and closing thinking markers. */
+  reasoningMarkers: [string, string];
   /** Epoch seconds the entry was read, reported as `created` in /v1/models. */
   created: number;
   ownedBy: string;

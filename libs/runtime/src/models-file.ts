@@ -62,6 +62,14 @@ function parseEntry(entry: unknown, index: number, baseDir: string, created: num
   if (keepAliveMs === undefined) {
     throw new ModelsFileError(`${at}: 'keep_alive' must be seconds or a duration like "5m" (-1 keeps it loaded)`);
   }
+  const reasoning = e.reasoning ?? 'auto';
+  if (reasoning !== 'auto' && typeof reasoning !== 'boolean') {
+    throw new ModelsFileError(`${at}: 'reasoning' must be auto, true or false`);
+  }
+  const markers = e.reasoning_markers ?? ['<think>', '</think>'];
+  if (!Array.isArray(markers) || markers.length !== 2 || markers.some((m) => typeof m !== 'string' || m.length === 0)) {
+    throw new ModelsFileError(`${at}: 'reasoning_markers' must be two strings, the opening and closing markers`);
+  }
   return {
     name,
     aliases: aliases as string[],
@@ -75,6 +83,8 @@ function parseEntry(entry: unknown, index: number, baseDir: string, created: num
     autoLoad: bool('auto_load', true),
     preload: bool('preload', true),
     keepAliveMs,
+    reasoning,
+    reasoningMarkers: markers as [string, string],
     created,
     ownedBy: typeof e.owned_by === 'string' ? e.owned_by : 'switchyard',
   };

@@ -2,7 +2,7 @@
  * POST /v1/chat/completions body.
  */
 import { Type } from 'class-transformer';
-import { ArrayNotEmpty, IsArray, IsIn, IsInt, IsOptional, IsString, Min, ValidateNested } from 'class-validator';
+import { ArrayNotEmpty, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, Min, ValidateNested } from 'class-validator';
 import { IsJsonType, isString } from '../validation';
 import { SamplingDto } from './sampling.dto';
 
@@ -23,7 +23,24 @@ export class ChatMessageDto {
   @IsOptional()
   @IsString()
   name?: string;
+
+  /** Assistant turns: the calls it made. Checked in the job builder. */
+  @IsOptional()
+  @IsJsonType((v) => Array.isArray(v), 'an array of tool calls')
+  tool_calls?: unknown[] | null;
+
+  /** Tool turns: the call this answers. */
+  @IsOptional()
+  @IsString()
+  tool_call_id?: string;
+
+  /** Reasoning a previous assistant turn produced (sent back by some clients). */
+  @IsOptional()
+  @IsString()
+  reasoning_content?: string | null;
 }
+
+const isObject = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export class CreateChatCompletionDto extends SamplingDto {
   @IsArray()
@@ -36,4 +53,36 @@ export class CreateChatCompletionDto extends SamplingDto {
   @IsInt()
   @Min(1)
   max_completion_tokens?: number | null;
+
+  /** Function tools; each is checked in the job builder for a clear message. */
+  @IsOptional()
+  @IsJsonType((v) => Array.isArray(v) && v.every(isObject), 'an array of tool objects')
+  tools?: unknown[] | null;
+
+  @IsOptional()
+  @IsJsonType((v) => ['none', 'auto', 'required'].includes(v as string) || isObject(v), "'none', 'auto', 'required' or a named function")
+  tool_choice?: string | Record<string, unknown> | null;
+
+  @IsOptional()
+  @IsBoolean()
+  parallel_tool_calls?: boolean | null;
+
+  @IsOptional()
+  @IsJsonType(isObject, 'an object')
+  response_format?: Record<string, unknown> | null;
+
+  @IsOptional()
+  @IsBoolean()
+  logprobs?: boolean | null;
+
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(20)
+  top_logprobs?: number | null;
+
+  /** Accepted for reasoning models; passed to the job, which templates may use. */
+  @IsOptional()
+  @IsIn(['none', 'minimal', 'low', 'medium', 'high'], { message: "must be one of 'none', 'minimal', 'low', 'medium', 'high'" })
+  reasoning_effort?: string | null;
 }

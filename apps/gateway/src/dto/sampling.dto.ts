@@ -98,4 +98,22 @@ export abstract class SamplingDto {
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(0)
   repeat_penalty?: number | null;
+
+  /** Token id (as a string key) → bias from -100 to 100 added to its logit; -100 bans it. */
+  @IsOptional()
+  @IsJsonType(
+    (v) =>
+      typeof v === 'object' &&
+      v !== null &&
+      !Array.isArray(v) &&
+      Object.entries(v).every(([k, b]) => /^\d+$/.test(k) && typeof b === 'number' && b >= -100 && b <= 100),
+    'an object mapping token ids to numbers from -100 to 100',
+  )
+  logit_bias?: Record<string, number> | null;
+
+  /** llama.cpp extra: constrain the output with a GBNF grammar. */
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  grammar?: string | null;
 }

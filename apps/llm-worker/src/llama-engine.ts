@@ -1,0 +1,208 @@
+/**
+ * One GGUF model in memory, with no queue or Redis attached: the llama.cpp context and its parallel
+ * sequences, the prompt builder, grammars, reasoning markers, and the per-job output plan (tools,
+ * response formats, reasoning split, log probabilities, logit bias). `generate` runs one job on the
+ * best free sequence and reports events through a sink. The llm worker's ModelHost drives it from a
+ * BullMQ queue; the remote runner drives it from its gRPC stream.
+ */
+import type { LlamaCppModelDescriptor, LlmJobData, StartEvent, TokenJobData } from '@switchyard/contracts';
+import { GenerationRejected, PromptBuilder, cachedPrefix, runGeneration, type BuiltPrompt, type GenerationResult, type OutputDelta, type OutputPlan } from './generation';
+import { GrammarFactory } from './grammars';
+import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, NodeLlamaCppModule, Token } from './node-llama-cpp';
+import type { ReasoningMarkers } from './output/reasoning';
+import { answerTokenRequest } from './token-tools';
+
+/** What a job reports while it runs (the start event's fields, then output pieces). */
+export interface EngineSink {
+  start(info: Omit<StartEvent, 'type' | 'seq' | 'workerId'>): void;
+  delta(delta: OutputDelta): void;
+}
+
+export class LlamaEngine {
+  private model: LlamaModel | undefined;
+  private context: LlamaContext | undefined;
+  private prompts: PromptBuilder | undefined;
+  private grammars: GrammarFactory | undefined;
+  private reasoning: ReasoningMarkers | undefined;
+  private vocabularySize = 0;
+  private readonly free: LlamaContextSequence[] = [];
+
+  constructor(
+    readonly descriptor: LlamaCppModelDescriptor,
+    private readonly lib: NodeLlamaCppModule,
+    private readonly llama: Llama,
+  ) {}
+
+  /** Loads the model and its context; frees what it opened when it fails. */
+  async load(): Promise<void> {
+    const d = this.descriptor;
+    try {
+      this.model = await this.llama.loadModel({ modelPath: d.path, gpuLayers: d.gpuLayers });
+      this.context = await this.model.createContext({
+        contextSize: d.contextSize,
+        sequences: d.parallel,
+        threads: d.threads,
+        batchSize: Math.min(512, d.contextSize),
+      });
+      for (let i = 0; i < d.parallel; i++) this.free.push(this.context.getSequence());
+      this.reasoning = reasoningMarkers(d, this.model);
+      this.prompts = new PromptBuilder(this.lib, this.model, this.reasoning?.open);
+      this.grammars = new GrammarFactory(this.llama);
+      for (const _ of this.model.iterateAllTokens()) this.vocabularySize++;
+    } catch (err) {
+      await this.dispose();
+      throw err;
+    }
+  }
+
+  /** For the "model ready" log line. */
+  describe(): Record<string, string> {
+    return {
+      chatWrapper: this.prompts!.wrapperName,
+      toolCalls: this.prompts!.toolSyntax ? 'template syntax' : 'forced only',
+      reasoning: this.reasoning ? `${this.reasoning.open}…${this.reasoning.close}` : 'off',
+    };
+  }
+
+  /**
+   * Runs one generation job. `beforeStart` runs once the prompt is built and planned, before a
+   * sequence is taken (the worker checks its cancel flag there); an aborted signal then skips the
+   * run. Throws GenerationRejected for requests the model cannot take (the client's 400).
+   */
+  async generate(job: LlmJobData, signal: AbortSignal, sink: EngineSink, beforeStart?: () => Promise<void>): Promise<GenerationResult> {
+    const prompt = this.prompts!.build(job);
+    const { tokens, templateStops } = prompt;
+    const plan = await this.plan(job, prompt);
+    await beforeStart?.();
+    if (signal.aborted) return { finishReason: 'stop', usage: { promptTokens: 0, completionTokens: 0 }, aborted: true };
+    const sequence = this.takeSequence(tokens);
+    try {
+      const echo = job.kind === 'completion' && job.echo ? this.promptText(job.prompt) : undefined;
+      return await runGeneration({
+        lib: this.lib,
+        model: this.model!,
+        sequence,
+        contextSize: this.descriptor.contextSize,
+        tokens,
+        templateStops,
+        promptParam: job.kind === 'chat' ? 'messages' : 'prompt',
+        sampling: job.sampling,
+        plan,
+        signal,
+        sink: {
+          start: (info) =>
+            sink.start({
+              promptTokens: info.promptTokens,
+              ...(info.maxTokensClamped !== undefined ? { maxTokensClamped: info.maxTokensClamped } : {}),
+              ...(echo !== undefined ? { echo } : {}),
+            }),
+          delta: (delta) => sink.delta(delta),
+        },
+      });
+    } finally {
+      this.free.push(sequence);
+    }
+  }
+
+  /** Tokenize, detokenize, templates and logits (token tools). */
+  answerTokens(request: TokenJobData['request']): Promise<unknown> {
+    return answerTokenRequest(
+      {
+        model: this.model!,
+        prompts: this.prompts!,
+        vocabularySize: this.vocabularySize,
+        contextSize: this.descriptor.contextSize,
+        withSequence: async (tokens, use) => {
+          const sequence = this.takeSequence(tokens);
+          try {
+            return await use(sequence);
+          } finally {
+            this.free.push(sequence);
+          }
+        },
+      },
+      request,
+    );
+  }
+
+  private promptText(prompt: string | number[]): string {
+    return typeof prompt === 'string' ? prompt : this.model!.detokenize(prompt as Token[], true);
+  }
+
+  /** Grammar, tool-call mode, reasoning split, log probabilities and logit bias for one job. */
+  private async plan(data: LlmJobData, prompt: BuiltPrompt): Promise<OutputPlan> {
+    const grammars = this.grammars!;
+    const plan: OutputPlan = {};
+    const tools = data.kind === 'chat' && data.toolChoice !== 'none' ? (data.tools ?? []) : [];
+    if (data.kind === 'chat' && tools.length > 0) {
+      const choice = data.toolChoice ?? 'auto';
+      if (choice === 'required' || typeof choice === 'object') {
+        plan.grammar = await grammars.forcedToolCalls(tools, typeof choice === 'object' ? choice.name : undefined, data.parallelToolCalls ?? true);
+        plan.forcedTools = true;
+      } else if (this.prompts!.toolSyntax) {
+        const syntax = this.prompts!.toolSyntax;
+        plan.autoTools = { syntax, restGrammar: (after) => grammars.nativeCallRest(syntax, tools, after) };
+      }
+    }
+    if (!plan.forcedTools) {
+      if (data.grammar !== undefined) plan.grammar = await grammars.gbnf(data.grammar);
+      else if (data.responseFormat) plan.grammar = await grammars.responseFormat(data.responseFormat);
+      if (data.kind === 'chat' && this.reasoning) plan.reasoning = { markers: this.reasoning, startInside: prompt.endsInThinking };
+    }
+    if (data.logprobs) {
+      const model = this.model!;
+      // With itself as the preceding token, the detokenizer keeps a token's leading space.
+      plan.logprobs = { top: data.logprobs.top, textOf: (t) => model.detokenize([t], true, [t]) };
+    }
+    const bias = data.sampling.logitBias;
+    if (bias && Object.keys(bias).length > 0) {
+      const tokenBias = new this.lib.TokenBias(this.model!.tokenizer);
+      for (const [key, value] of Object.entries(bias)) {
+        const id = Number(key);
+        if (!Number.isInteger(id) || id < 0 || id >= this.vocabularySize) {
+          throw new GenerationRejected(
+            `Invalid 'logit_bias': token id ${key} is outside this model's vocabulary (0-${this.vocabularySize - 1}).`,
+            'invalid_logit_bias',
+            'logit_bias',
+          );
+        }
+        tokenBias.set(id as Token, value <= -100 ? 'never' : { logit: value });
+      }
+      plan.tokenBias = tokenBias;
+    }
+    return plan;
+  }
+
+  /** The free sequence whose cache shares the longest prefix with the prompt. */
+  private takeSequence(tokens: readonly Token[]): LlamaContextSequence {
+    if (this.free.length === 0) throw new Error('no free sequence (concurrency exceeds parallel slots)');
+    let best = 0;
+    let bestLen = -1;
+    for (let i = 0; i < this.free.length; i++) {
+      const len = cachedPrefix(this.free[i], tokens);
+      if (len > bestLen) {
+        best = i;
+        bestLen = len;
+      }
+    }
+    return this.free.splice(best, 1)[0];
+  }
+
+  async dispose(): Promise<void> {
+    await this.context?.dispose();
+    await this.model?.dispose();
+    this.context = undefined;
+    this.model = undefined;
+    this.free.length = 0;
+  }
+}
+
+/** Thinking markers: from the models file, or `<think>` when the chat template uses it ('auto'). */
+function reasoningMarkers(d: LlamaCppModelDescriptor, model: LlamaModel): ReasoningMarkers | undefined {
+  if (d.reasoning === false) return undefined;
+  if (d.reasoning === 'auto') {
+    const template = (model.fileInfo.metadata as { tokenizer?: { chat_template?: unknown } }).tokenizer?.chat_template;
+    if (typeof template !== 'string' || !template.includes(d.reasoningMarkers[0])) return undefined;
+  }
+  return { open: d.reasoningMarkers[0], close: d.reasoningMarkers[1] };
+}
