@@ -43,6 +43,7 @@ describe('upstream models (e2e)', () => {
         ...entry('up-400', 'reject-400'),
         ...entry('up-hang', 'hang', ['    connect_timeout: 1s']),
         ...entry('up-slow', 'slow'),
+        ...entry('up-reasoner', 'reasoner'),
         ...entry('up-cut', 'cut'),
         '  - name: up-fallback',
         '    backend: upstream',
@@ -103,7 +104,7 @@ describe('upstream models (e2e)', () => {
     }
     expect(text).toBe('echo: one two three');
     expect(finish).toBe('stop');
-    expect(usage).toEqual({ prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 });
+    expect(usage).toMatchObject({ prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 });
     const sent = fake.requests.at(-1)!;
     expect(sent.body.model).toBe('echo');
     expect(sent.headers.authorization).toBe('Bearer sk-upstream-secret-42');
@@ -128,8 +129,15 @@ describe('upstream models (e2e)', () => {
     const jobs = await eventsOf(async () => {
       const res = await client.chat.completions.create({ model: 'up-chat', messages, tools, tool_choice: 'auto', stream: true, response_format: { type: 'json_object' }, logprobs: true, top_logprobs: 2 });
       let finish: string | null = null;
-      for await (const chunk of res) finish = chunk.choices[0]?.finish_reason ?? finish;
+      const streamed: OpenAI.ChatCompletionChunk.Choice.Delta.ToolCall[] = [];
+      for await (const chunk of res) {
+        finish = chunk.choices[0]?.finish_reason ?? finish;
+        streamed.push(...(chunk.choices[0]?.delta.tool_calls ?? []));
+      }
       expect(finish).toBe('tool_calls');
+      // OpenAI's streamed tool-call shape, as the client library reads it.
+      expect(streamed[0]).toMatchObject({ index: 0, id: 'call_1', type: 'function', function: { name: 'get_weather' } });
+      expect(streamed.map((c) => c.function?.arguments ?? '').join('')).toBe('{"city": "Paris"}');
     });
     const sent = fake.requests.at(-1)!.body;
     expect(sent).toMatchObject({ model: 'echo', stream: true, tools, tool_choice: 'auto', response_format: { type: 'json_object' }, logprobs: true, top_logprobs: 2 });
@@ -140,6 +148,19 @@ describe('upstream models (e2e)', () => {
     expect(calls[0]).toMatchObject({ index: 0, id: 'call_1', name: 'get_weather' });
     expect(calls.map((c) => c.arguments ?? '').join('')).toBe('{"city": "Paris"}');
     expect(jobs[0].at(-1)).toMatchObject({ type: 'done', finishReason: 'tool_calls' });
+
+    const whole = await client.chat.completions.create({ model: 'up-chat', messages, tools });
+    expect(whole.choices[0].finish_reason).toBe('tool_calls');
+    expect(whole.choices[0].message.tool_calls).toEqual([{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city": "Paris"}' } }]);
+    if (openapiAvailable()) expect(schemaErrors('CreateChatCompletionResponse', whole)).toEqual([]);
+
+    const reasoned = await client.chat.completions.create({ model: 'up-reasoner', messages: [{ role: 'user', content: 'why' }] });
+    expect((reasoned.choices[0].message as { reasoning_content?: string }).reasoning_content).toBe('thinking hard');
+    expect(reasoned.choices[0].message.content).toBe('echo: why');
+
+    const withLogprobs = await client.chat.completions.create({ model: 'up-chat', messages: [{ role: 'user', content: 'q' }], logprobs: true, top_logprobs: 2 });
+    expect(withLogprobs.choices[0].logprobs?.content?.map((t) => t.token).join('')).toBe('echo: q');
+    expect(withLogprobs.choices[0].logprobs?.content?.[0].top_logprobs[1]).toEqual({ token: 'x', logprob: -2, bytes: [120] });
 
     const lp = await eventsOf(() => client.chat.completions.create({ model: 'up-chat', messages: [{ role: 'user', content: 'x' }], logprobs: true, top_logprobs: 2 }));
     const first = lp[0].find((e) => e.type === 'delta' && e.logprobs);
