@@ -65,7 +65,7 @@ describe('remote runner (e2e)', () => {
         `    path: ${JSON.stringify(await tinyModel('tiny-chat'))}`,
         '    threads: 1',
         '    parallel: 2',
-        '    context_size: 512',
+        '    context_size: 2048',
         '  - name: laptop-echo',
         '    backend: upstream',
         `    base_url: ${fake.url}`,
@@ -112,6 +112,26 @@ describe('remote runner (e2e)', () => {
     // Same prompt, greedy: the streamed text is the whole answer's.
     expect(text).toBe(whole.choices[0].message.content);
     expect(['stop', 'length']).toContain(finish);
+  });
+
+  it('runs the llm worker engine on the runner: forced tool calls and token tools', async () => {
+    const tools: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'get_time', parameters: { type: 'object', properties: { utc: { type: 'boolean' } }, required: ['utc'] } } }];
+    const res = await client.chat.completions.create({
+      model: 'laptop-chat',
+      messages: [{ role: 'user', content: 'time?' }],
+      tools,
+      tool_choice: { type: 'function', function: { name: 'get_time' } },
+      // Random weights: the grammar forces the call's shape (a boolean keeps it short).
+      max_tokens: 200,
+      seed: 3,
+    });
+    const call = res.choices[0].message.tool_calls?.[0];
+    expect(res.choices[0].finish_reason).toBe('tool_calls');
+    expect(call?.type === 'function' && call.function.name).toBe('get_time');
+    expect(typeof (JSON.parse(call?.type === 'function' ? call.function.arguments : '') as { utc?: unknown }).utc).toBe('boolean');
+    const tok = await fetch(`${stack.baseUrl}/tokenize`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'laptop-chat', content: 'hello world' }) });
+    expect(tok.status).toBe(200);
+    expect(((await tok.json()) as { tokens: number[] }).tokens.length).toBeGreaterThan(0);
   });
 
   it('serves a local OpenAI-compatible server through the runner, tools passed through', async () => {
