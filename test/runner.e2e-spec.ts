@@ -177,6 +177,12 @@ describe('remote runner (e2e)', () => {
     expect(res.choices[0].message.content).toBe('echo: after');
   });
 
+  it('answers an admin unload of a runner model at once', async () => {
+    const res = await fetch(`${stack.baseUrl}/admin/models/laptop-echo/unload`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain("remote runner 'laptop'");
+  });
+
   it('refuses a runner with a wrong token, and never logs the token', async () => {
     const logs: string[] = [];
     const bad = startApp(ROOT, 'runner', { ...runnerEnv, RUNNER_TOKEN: WRONG, RUNNER_NAME: 'intruder' }, logs);

@@ -235,6 +235,17 @@ describe('upstream models (e2e)', () => {
     expect(used).toEqual(new Set(['echo', 'fast-3']));
   });
 
+  it('answers admin load and unload of an upstream model at once', async () => {
+    const started = Date.now();
+    const unload = await fetch(`${stack.baseUrl}/admin/models/up-chat/unload`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(unload.status).toBe(400);
+    expect(((await unload.json()) as { error: { code: string } }).error.code).toBe('not_unloadable');
+    const load = await fetch(`${stack.baseUrl}/admin/models/up-chat/load`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(load.status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect((await client.chat.completions.create({ model: 'up-chat', messages: [{ role: 'user', content: 'still' }] })).choices[0].message.content).toBe('echo: still');
+  });
+
   it('cancels the upstream request when the client goes away', async () => {
     const abort = new AbortController();
     const res = await fetch(`${stack.baseUrl}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'up-slow', messages: [{ role: 'user', content: 'x' }], stream: true }), signal: abort.signal });

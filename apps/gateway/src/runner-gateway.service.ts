@@ -8,10 +8,11 @@ import * as grpc from '@grpc/grpc-js';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type Redis from 'ioredis';
-import type { RunnerJobFormat, RunnerModelDescriptor } from '@switchyard/contracts';
+import { controlReplyChannel, workerControlChannel, type RunnerJobFormat, type RunnerModelDescriptor } from '@switchyard/contracts';
 import {
   CancelListener,
   createRedis,
+  fixedModelsReply,
   Logger,
   RUNNER_CHANNEL_OPTIONS,
   RUNNER_SILENCE_LIMIT_MS,
@@ -70,6 +71,17 @@ export class RunnerGatewayService implements OnApplicationBootstrap, OnApplicati
     this.subscriber = createRedis(this.env.REDIS_URL, 'switchyard-gateway-runners-sub');
     this.cancels = new CancelListener(this.subscriber);
     await this.cancels.start();
+    // Admin load/unload sent to a runner: its models are served while it is connected, not unloadable.
+    this.subscriber.on('message', (channel: string, message: string) => {
+      const s = [...this.sessions].find((x) => workerControlChannel(x.id) === channel);
+      if (!s) return;
+      const reply = fixedModelsReply(
+        message,
+        (model) => s.models.some((m) => m.name === model),
+        (model) => `'${model}' is served by the remote runner '${s.runnerName}': stop the runner to remove it.`,
+      );
+      if (reply) void this.publisher?.publish(controlReplyChannel(reply.requestId), JSON.stringify(reply)).catch(() => undefined);
+    });
     const server = new grpc.Server({
       ...RUNNER_CHANNEL_OPTIONS,
       'grpc.keepalive_permit_without_calls': 1,
@@ -111,6 +123,7 @@ export class RunnerGatewayService implements OnApplicationBootstrap, OnApplicati
         session = undefined;
         this.sessions.delete(s);
         this.catalog.removeRunner(s.id);
+        void this.subscriber?.unsubscribe(workerControlChannel(s.id)).catch(() => undefined);
         void s.close(reason);
       }
       if (!call.destroyed) call.end();
@@ -136,6 +149,7 @@ export class RunnerGatewayService implements OnApplicationBootstrap, OnApplicati
         const s = session;
         this.sessions.add(s);
         this.catalog.addRunner(s.id, s.models);
+        void this.subscriber?.subscribe(workerControlChannel(s.id)).catch(() => undefined);
         s.start().then(
           () => call.write({ kind: 'welcome', welcome: { runner_id: s.id, models: s.models.map((m) => m.name) } }),
           (err: Error) => {

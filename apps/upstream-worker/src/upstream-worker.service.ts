@@ -11,11 +11,13 @@ import {
   HEARTBEAT_INTERVAL_MS,
   HEARTBEAT_TTL_SECONDS,
   WORKERS_SET_KEY,
+  controlReplyChannel,
+  workerControlChannel,
   workerHeartbeatKey,
   type UpstreamModelDescriptor,
   type WorkerHeartbeat,
 } from '@switchyard/contracts';
-import { CancelListener, createRedis, loadModelsFile, Logger, splitList } from '@switchyard/runtime';
+import { CancelListener, createRedis, fixedModelsReply, loadModelsFile, Logger, splitList } from '@switchyard/runtime';
 import { UpstreamModelHost } from './upstream-model-host';
 import { UPSTREAM_WORKER_ENV, type UpstreamWorkerEnv } from './upstream-worker-config';
 
@@ -60,6 +62,17 @@ export class UpstreamWorkerService implements OnApplicationBootstrap, OnApplicat
       host.start();
       this.hosts.push(host);
     }
+    // Admin load/unload: an upstream model is always served; unloading it is refused at once.
+    this.subscriber.on('message', (channel: string, message: string) => {
+      if (channel !== workerControlChannel(this.workerId)) return;
+      const reply = fixedModelsReply(
+        message,
+        (model) => this.hosts.some((h) => h.descriptor.name === model),
+        (model) => `'${model}' is served by an upstream server: it is not loaded or unloaded (remove it from the models file, or stop the upstream worker).`,
+      );
+      if (reply) void this.publisher?.publish(controlReplyChannel(reply.requestId), JSON.stringify(reply)).catch(() => undefined);
+    });
+    await this.subscriber.subscribe(workerControlChannel(this.workerId));
     await this.beat();
     this.timer = setInterval(() => void this.beat(), HEARTBEAT_INTERVAL_MS);
     this.log.info('upstream worker ready', { workerId: this.workerId, models: models.map((m) => m.name) });

@@ -9,3 +9,4 @@ export * from './processes';
 export * from './job-events.publisher';
 export * from './cancel-listener';
 export * from './runner-proto';
+export * from './fixed-models-control';
