@@ -235,6 +235,23 @@ describe('upstream models (e2e)', () => {
     expect(used).toEqual(new Set(['echo', 'fast-3']));
   });
 
+  it('passes embeddings through (floats and base64, as the client asks)', async () => {
+    const res = await client.embeddings.create({ model: 'up-alias', input: ['abc', 'hello'] });
+    expect(res.data.map((d) => d.embedding)).toEqual([
+      [3, 0, 0.5, -1],
+      [5, 1, 0.5, -1],
+    ]);
+    expect(res.model).toBe('up-chat');
+    expect(res.usage).toEqual({ prompt_tokens: 4, total_tokens: 4 });
+    // The openai client asks for base64 and decodes it: the upstream saw that request.
+    expect(fake.requests.at(-1)!.body).toMatchObject({ model: 'echo', input: ['abc', 'hello'], encoding_format: 'base64' });
+    if (openapiAvailable()) expect(schemaErrors('CreateEmbeddingResponse', { ...res, data: res.data.map((d) => ({ ...d, embedding: d.embedding })) })).toEqual([]);
+    const raw = await fetch(`${stack.baseUrl}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'up-chat', input: 'xy' }) });
+    expect(((await raw.json()) as { data: Array<{ embedding: number[] }> }).data[0].embedding).toEqual([2, 0, 0.5, -1]);
+    const failing = await fetch(`${stack.baseUrl}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'up-500', input: 'x' }) });
+    expect(failing.status).toBe(502);
+  });
+
   it('answers admin load and unload of an upstream model at once', async () => {
     const started = Date.now();
     const unload = await fetch(`${stack.baseUrl}/admin/models/up-chat/unload`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });

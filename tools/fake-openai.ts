@@ -92,6 +92,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, body: Raw): Pro
   const model = String(body.model ?? '');
   const chat = (req.url ?? '').endsWith('/chat/completions');
   if (req.url === '/v1/models') return json(res, 200, { object: 'list', data: [] });
+  if (req.url === '/v1/embeddings') return embeddings(res, body);
   if (!chat && !(req.url ?? '').endsWith('/completions')) return json(res, 404, { error: { message: 'not found', type: 'invalid_request_error', param: null, code: null } });
   if (model === 'fail-429') return json(res, 429, { error: { message: 'slow down', type: 'rate_limit_error', param: null, code: 'rate_limit_exceeded' } });
   if (model === 'fail-500') return json(res, 500, { error: { message: 'upstream exploded', type: 'server_error', param: null, code: null } });
@@ -154,6 +155,20 @@ async function handle(req: IncomingMessage, res: ServerResponse, body: Raw): Pro
   const opts = body.stream_options as Raw | undefined;
   if (opts?.include_usage === true) send({ id, object: 'chat.completion.chunk', created: 1, model, choices: [], usage });
   res.end('data: [DONE]\n\n');
+}
+
+/** Each input's vector is [length, index, 0.5, -1] (float, or base64 float32 as OpenAI sends it). */
+function embeddings(res: ServerResponse, body: Raw): void {
+  const model = String(body.model ?? '');
+  if (model === 'fail-500') return json(res, 500, { error: { message: 'upstream exploded', type: 'server_error', param: null, code: null } });
+  const input = body.input;
+  const inputs: unknown[] = typeof input === 'string' ? [input] : Array.isArray(input) && typeof input[0] === 'number' ? [input] : Array.isArray(input) ? input : [];
+  const data = inputs.map((x, index) => {
+    const vector = [typeof x === 'string' ? x.length : (x as unknown[]).length, index, 0.5, -1];
+    const embedding = body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
+    return { object: 'embedding', index, embedding };
+  });
+  json(res, 200, { object: 'list', data, model, usage: { prompt_tokens: inputs.length * 2, total_tokens: inputs.length * 2 } });
 }
 
 function json(res: ServerResponse, status: number, obj: unknown): void {

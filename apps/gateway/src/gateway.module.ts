@@ -5,6 +5,7 @@ import { AdminController } from './admin.controller';
 import { ApiKeyGuard } from './api-key.guard';
 import { ChatCompletionsController } from './chat-completions.controller';
 import { CompletionsController } from './completions.controller';
+import { EmbeddingsController } from './embeddings.controller';
 import { GATEWAY_ENV, type GatewayEnv } from './gateway-config';
 import { HealthController } from './health.controller';
 import { InferenceService } from './inference.service';
@@ -20,7 +21,7 @@ import { TokensController } from './tokens.controller';
 import { WorkerRegistry } from './worker-registry.service';
 
 @Module({
-  controllers: [ModelsController, ChatCompletionsController, CompletionsController, AdminController, HealthController, TokensController],
+  controllers: [ModelsController, ChatCompletionsController, CompletionsController, AdminController, HealthController, TokensController, EmbeddingsController],
   providers: [
     RedisConnections,
     WorkerRegistry,

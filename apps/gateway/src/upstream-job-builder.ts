@@ -8,6 +8,7 @@
  * `chatJobsFor` / `completionJobsFor` pick the builder by the model's backend.
  */
 import type { ModelDescriptor, QueuedJobData, UpstreamEndpoint, UpstreamJobData } from '@switchyard/contracts';
+import type { InferenceService } from './inference.service';
 import type { CreateChatCompletionDto } from './dto/create-chat-completion.dto';
 import type { CreateCompletionDto } from './dto/create-completion.dto';
 import { buildChatJobs, buildCompletionJobs } from './job-builder';
@@ -55,4 +56,16 @@ export function chatJobsFor(model: ModelDescriptor, dto: CreateChatCompletionDto
 
 export function completionJobsFor(model: ModelDescriptor, dto: CreateCompletionDto, raw: unknown): QueuedJobData[] {
   return passesThrough(model) ? buildUpstreamCompletionJobs(raw, model.name, dto.n ?? 1) : buildCompletionJobs(dto, model.name);
+}
+
+/**
+ * Embeddings for a pass-through model: the body goes to the upstream's /embeddings as sent (input,
+ * dimensions, encoding_format...), and its answer comes back whole, named after the model.
+ */
+export function buildUpstreamEmbeddingJob(raw: unknown, model: string): UpstreamJobData {
+  return job('embeddings', model, baseBody(raw));
+}
+
+export async function upstreamEmbeddings(inference: InferenceService, model: ModelDescriptor, raw: unknown, signal: AbortSignal): Promise<object> {
+  return (await inference.request(model, buildUpstreamEmbeddingJob(raw, model.name), signal)) as object;
 }

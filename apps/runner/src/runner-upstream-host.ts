@@ -41,8 +41,11 @@ export class RunnerUpstreamHost implements RunnerJobHandler {
     }
     emit({ type: 'start', workerId: this.runnerName, promptTokens: 0 });
     try {
-      const result = await this.router.run(job.endpoint, job.body, { delta: (d) => emit({ type: 'delta', ...d }) }, signal);
-      if (!result.aborted) emit({ type: 'done', finishReason: result.finishReason, usage: result.usage });
+      let answer: Record<string, unknown> | undefined;
+      const result = await this.router.run(job.endpoint, job.body, { delta: (d) => emit({ type: 'delta', ...d }), result: (data) => (answer = data) }, signal);
+      if (result.aborted) return;
+      if (answer !== undefined) emit({ type: 'result', data: { ...answer, model: job.model } });
+      else emit({ type: 'done', finishReason: result.finishReason, usage: result.usage });
     } catch (err) {
       if (err instanceof UpstreamFailure) {
         emit({ type: 'error', status: err.status, errorType: err.errorType, message: err.message, code: err.code, param: err.param });

@@ -12,6 +12,8 @@ export type UpstreamDelta = Omit<DeltaEvent, 'type' | 'seq'>;
 
 export interface UpstreamSink {
   delta(delta: UpstreamDelta): void;
+  /** The whole JSON answer of a non-generating endpoint (embeddings). */
+  result?(data: Record<string, unknown>): void;
 }
 
 export interface UpstreamResult {
@@ -48,12 +50,12 @@ export interface UpstreamRequest {
   label: string;
 }
 
-const PATHS: Record<UpstreamEndpoint, string> = { chat: '/chat/completions', completions: '/completions' };
+const PATHS: Record<UpstreamEndpoint, string> = { chat: '/chat/completions', completions: '/completions', embeddings: '/embeddings' };
 
 export async function callUpstream(req: UpstreamRequest): Promise<UpstreamResult> {
   const { deployment: dep, signal } = req;
   const env = req.env ?? process.env;
-  const headers: Record<string, string> = { 'content-type': 'application/json', accept: dep.stream ? 'text/event-stream' : 'application/json', ...dep.headers };
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: dep.stream && req.endpoint !== 'embeddings' ? 'text/event-stream' : 'application/json', ...dep.headers };
   if (dep.apiKeyEnv !== undefined) {
     const key = env[dep.apiKeyEnv];
     if (!key) {
@@ -61,7 +63,9 @@ export async function callUpstream(req: UpstreamRequest): Promise<UpstreamResult
     }
     headers.authorization = `Bearer ${key}`;
   }
-  const body = { ...req.body, model: dep.model, stream: dep.stream, ...(dep.stream ? { stream_options: { include_usage: true } } : {}) };
+  const generating = req.endpoint !== 'embeddings';
+  const stream = dep.stream && generating;
+  const body = { ...req.body, model: dep.model, ...(generating ? { stream } : {}), ...(stream ? { stream_options: { include_usage: true } } : {}) };
   const abort = new AbortController();
   let timedOut: 'connect' | 'idle' | undefined;
   let timer = setTimeout(() => {
@@ -95,7 +99,12 @@ export async function callUpstream(req: UpstreamRequest): Promise<UpstreamResult
     if (!res.ok) throw await httpFailure(req.label, res);
     resetIdle();
     try {
-      const result = dep.stream && (res.headers.get('content-type') ?? '').includes('text/event-stream')
+      if (!generating) {
+        const json = (await res.json()) as Record<string, unknown>;
+        req.sink.result?.(json);
+        return { finishReason: 'stop', usage: toUsage(json.usage) ?? { promptTokens: 0, completionTokens: 0 }, aborted: false };
+      }
+      const result = stream && (res.headers.get('content-type') ?? '').includes('text/event-stream')
         ? await readStream(res, req.endpoint, sink, resetIdle)
         : readJson(await res.json(), req.endpoint, sink);
       if (result.usage.completionTokens === 0 && counter.deltas > 0 && !result.usageReported) result.usage.completionTokens = counter.deltas;

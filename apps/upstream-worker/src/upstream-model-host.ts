@@ -105,17 +105,19 @@ export class UpstreamModelHost {
       if ((await flagged) === 1) return;
       const publisher = events;
       await publisher.emit({ type: 'start', workerId: this.deps.workerId, promptTokens: 0 });
+      let answer: Record<string, unknown> | undefined;
       const result = await this.router.run(
         job.data.endpoint,
         job.data.body,
-        { delta: (d) => void publisher.emit({ type: 'delta', ...d }) },
+        { delta: (d) => void publisher.emit({ type: 'delta', ...d }), result: (data) => (answer = data) },
         abort.signal,
       );
       if (result.aborted) {
         if (this.stopped.has(jobId)) await events.emit(failure(503, 'worker_stopping', 'The worker serving this request is shutting down. Retry the request.'));
         return;
       }
-      await events.emit({ type: 'done', finishReason: result.finishReason, usage: result.usage });
+      if (answer !== undefined) await events.emit({ type: 'result', data: { ...answer, model: job.data.model } });
+      else await events.emit({ type: 'done', finishReason: result.finishReason, usage: result.usage });
     } catch (err) {
       const event =
         err instanceof UpstreamFailure

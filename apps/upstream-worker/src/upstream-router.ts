@@ -61,6 +61,7 @@ export class UpstreamRouter {
         streamed = true;
         sink.delta(d);
       },
+      ...(sink.result ? { result: sink.result } : {}),
     };
     let last: UpstreamFailure | undefined;
     for (const i of this.order()) {

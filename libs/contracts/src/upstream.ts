@@ -48,7 +48,8 @@ export interface UpstreamModelDescriptor {
   ownedBy: string;
 }
 
-export type UpstreamEndpoint = 'chat' | 'completions';
+/** `embeddings` is answered with one result event carrying the upstream's JSON (model renamed). */
+export type UpstreamEndpoint = 'chat' | 'completions' | 'embeddings';
 
 /**
  * A request for an upstream model: the client's validated body, minus `model`, `stream` and
