@@ -209,6 +209,43 @@ describe('remote runner (e2e)', () => {
     expect(res.choices[0].message.content).toBe('echo: back');
   });
 
+  it('a job a dying runner had not started streaming moves to another runner of the model', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-flaky-'));
+    const file = (name: string, upstream: string): string => {
+      const f = join(dir, `${name}.yaml`);
+      writeFileSync(f, `models:\n  - { name: laptop-flaky, backend: upstream, base_url: "${fake.url}", upstream_model: ${upstream}, connect_timeout: 60s }\n`);
+      return f;
+    };
+    const logs: string[] = [];
+    // Runner A's upstream never answers; runner B's does.
+    const a = startApp(ROOT, 'runner', { ...runnerEnv, RUNNER_NAME: 'flaky-a', RUNNER_MODELS_FILE: file('a', 'hang') }, logs);
+    let b: ChildProcess | undefined;
+    try {
+      await waitUntil(async () => (await modelIds()).includes('laptop-flaky'), 30_000, 'runner A', logs);
+      const before = fake.requests.length;
+      const answer = client.chat.completions.create({ model: 'laptop-flaky', messages: [{ role: 'user', content: 'moved over' }] });
+      await waitUntil(async () => fake.requests.slice(before).some((r) => r.body.model === 'hang'), 10_000, 'runner A to take the job', logs);
+      b = startApp(ROOT, 'runner', { ...runnerEnv, RUNNER_NAME: 'flaky-b', RUNNER_MODELS_FILE: file('b', 'echo') }, logs);
+      await waitUntil(
+        async () => {
+          const owners = ((await (await fetch(`${stack.baseUrl}/admin/models`)).json()) as { data: Array<{ id: string; workers: unknown[] }> }).data.find((m) => m.id === 'laptop-flaky');
+          return (owners?.workers.length ?? 0) >= 2;
+        },
+        30_000,
+        'runner B',
+        [...stack.logs, ...logs],
+      );
+      a.kill('SIGKILL');
+      const res = await answer;
+      expect(res.choices[0].message.content).toBe('echo: moved over');
+      expect(stack.logs.join('')).toContain('moving an unstarted job to another runner');
+    } finally {
+      a.kill('SIGKILL');
+      await stopProcess(b);
+    }
+    await waitUntil(async () => !(await modelIds()).includes('laptop-flaky'), 30_000, 'laptop-flaky to go');
+  });
+
   it('killing the runner mid-stream ends the stream with an error, fails the waiting request and removes its models', async () => {
     const post = (): Promise<Response> =>
       fetch(`${stack.baseUrl}/v1/chat/completions`, {
@@ -239,6 +276,7 @@ describe('remote runner (e2e)', () => {
     expect(((await queued.json()) as { error: { code: string } }).error.code).toBe('runner_disconnected');
     await waitForModels(false);
     const gone = await client.chat.completions.create({ model: 'laptop-echo', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    if (!(gone instanceof OpenAI.NotFoundError)) console.log(String(gone), stack.logs.join('').slice(-3000));
     expect(gone).toBeInstanceOf(OpenAI.NotFoundError);
   });
 });

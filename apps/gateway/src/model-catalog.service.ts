@@ -11,6 +11,7 @@ import { OpenAIError } from './openai-error';
 import { WorkerRegistry } from './worker-registry.service';
 
 const RUNNER_REFRESH_MS = 1000;
+const DEPARTED_MS = 30_000;
 
 @Injectable()
 export class ModelCatalogService implements OnModuleInit, OnApplicationShutdown {
@@ -18,6 +19,10 @@ export class ModelCatalogService implements OnModuleInit, OnApplicationShutdown 
   /** Runner models seen in heartbeats, and those of runners connected here (by runner id). */
   private remote = new Map<string, RunnerModelDescriptor>();
   private readonly local = new Map<string, RunnerModelDescriptor[]>();
+  /** Runners that left this gateway, until their last heartbeat is surely gone (deleted or expired). */
+  private readonly departed = new Map<string, number>();
+  /** Bumped when a runner leaves, so a refresh that read heartbeats before that is discarded. */
+  private epoch = 0;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -36,13 +41,16 @@ export class ModelCatalogService implements OnModuleInit, OnApplicationShutdown 
   }
 
   private async refreshRunners(): Promise<void> {
+    const epoch = this.epoch;
     try {
       const next = new Map<string, RunnerModelDescriptor>();
+      const now = Date.now();
+      for (const [id, at] of this.departed) if (now - at > DEPARTED_MS) this.departed.delete(id);
       for (const hb of await this.registry.workers(true)) {
-        if (!isRunnerHeartbeat(hb)) continue;
+        if (!isRunnerHeartbeat(hb) || this.departed.has(hb.id)) continue;
         for (const m of hb.runnerModels) if (!this.catalog.resolve(m.name)) next.set(m.name, m);
       }
-      this.remote = next;
+      if (epoch === this.epoch) this.remote = next;
     } catch {
       // Redis briefly unavailable: keep the last view.
     }
@@ -63,6 +71,8 @@ export class ModelCatalogService implements OnModuleInit, OnApplicationShutdown 
   removeRunner(runnerId: string): void {
     const gone = new Set((this.local.get(runnerId) ?? []).map((m) => m.name));
     this.local.delete(runnerId);
+    this.departed.set(runnerId, Date.now());
+    this.epoch++;
     for (const name of gone) this.remote.delete(name);
     void this.refreshRunners();
   }

@@ -3,10 +3,11 @@
  * it registered on its behalf (BullMQ, concurrency = the runner's parallel slots), forwards each job
  * over the gRPC stream, publishes the events the runner sends back as the job's numbered events, and
  * writes a heartbeat for it so /v1/models and every gateway replica see its models. Cancels go to
- * the runner; when the runner goes, its running jobs end with an error at once and the jobs still
- * waiting fail when no other runner serves the model.
+ * the runner. When the runner goes, a running job that has streamed nothing moves back to the queue
+ * when another runner serves the model (same job id: the client's request just continues); the
+ * others end with an error at once, and jobs still waiting fail when no other runner serves the model.
  */
-import { Queue, Worker, type Job } from 'bullmq';
+import { Queue, WaitingError, Worker, type Job } from 'bullmq';
 import type Redis from 'ioredis';
 import { hostname } from 'node:os';
 import {
@@ -34,7 +35,10 @@ type Unsequenced = JobEvent extends infer E ? (E extends JobEvent ? Omit<E, 'seq
 interface PendingJob {
   model: string;
   events: JobEventsPublisher;
-  done: () => void;
+  /** Some text went to the client: the job can no longer move to another runner. */
+  streamed: boolean;
+  /** `requeue`: give the job back to the queue for another runner. */
+  done: (requeue?: boolean) => void;
 }
 
 export interface RunnerSessionDeps {
@@ -68,7 +72,7 @@ export class RunnerSession {
     this.timer = setInterval(() => void this.beat(), HEARTBEAT_INTERVAL_MS);
     this.connection = createRedis(this.deps.redisUrl, `switchyard-runner-${this.id}`);
     for (const m of this.models) {
-      const worker = new Worker<QueuedJobData>(runnerQueueName(m.name), (job) => this.process(m, job), {
+      const worker = new Worker<QueuedJobData>(runnerQueueName(m.name), (job, token) => this.process(m, job, token), {
         connection: this.connection,
         prefix: REDIS_PREFIX,
         concurrency: m.parallel,
@@ -85,7 +89,7 @@ export class RunnerSession {
     if (!this.closed) this.call.write(message);
   }
 
-  private async process(model: RunnerModelDescriptor, job: Job<QueuedJobData>): Promise<void> {
+  private async process(model: RunnerModelDescriptor, job: Job<QueuedJobData>, token?: string): Promise<void> {
     const jobId = job.id!;
     const events = await JobEventsPublisher.forJob(this.deps.publisher, jobId, job.attemptsStarted > 1);
     if (events.alreadyStreamed) {
@@ -98,18 +102,23 @@ export class RunnerSession {
     }
     if ((await this.deps.publisher.exists(jobCancelKey(jobId))) === 1) return;
     const abort = new AbortController();
-    await new Promise<void>((resolve) => {
-      this.pending.set(jobId, { model: model.name, events, done: resolve });
+    const requeue = await new Promise<boolean>((resolve) => {
+      this.pending.set(jobId, { model: model.name, events, streamed: false, done: (again = false) => resolve(again) });
       abort.signal.addEventListener('abort', () => {
         // The client left: tell the runner to stop; its later events for the job are dropped.
         this.send({ kind: 'cancel', cancel: { job_id: jobId } });
         this.pending.delete(jobId);
-        resolve();
+        resolve(false);
       });
       this.deps.cancels.register(jobId, abort);
       this.send({ kind: 'job', job: { job_id: jobId, model: model.name, data_json: JSON.stringify(job.data) } });
     });
     this.deps.cancels.unregister(jobId);
+    if (requeue) {
+      // Back to wait under the same id; the next runner continues its event numbering.
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
   }
 
   /** An event the runner sent for one of its jobs. */
@@ -127,7 +136,10 @@ export class RunnerSession {
     }
     if (event.type === 'start') event = { ...event, workerId: this.id };
     if (event.type === 'done' || event.type === 'result' || event.type === 'error') this.finish(jobId, event);
-    else void job.events.emit(event);
+    else {
+      if (event.type === 'delta') job.streamed = true;
+      void job.events.emit(event);
+    }
   }
 
   private finish(jobId: string, event: Unsequenced): void {
@@ -146,23 +158,34 @@ export class RunnerSession {
     this.closed = true;
     clearInterval(this.timer);
     this.deps.log.warn('runner disconnected', { runner: this.id, name: this.runnerName, reason, running: this.pending.size });
-    for (const [jobId, job] of [...this.pending]) this.finish(jobId, disconnected(job.model));
+    // Stop fetching first: a job given back below must go to another runner, not to this session.
+    const closing = Promise.allSettled(this.workers.map((w) => w.close()));
+    const others = await this.deps.registry.workers(true).catch(() => []);
+    const servedElsewhere = (model: string): boolean =>
+      others.some((w) => w.id !== this.id && isRunnerHeartbeat(w) && w.runnerModels.some((x) => x.name === model));
+    for (const [jobId, job] of [...this.pending]) {
+      if (!job.streamed && servedElsewhere(job.model)) {
+        this.pending.delete(jobId);
+        this.deps.log.info('moving an unstarted job to another runner', { runner: this.id, jobId, model: job.model });
+        job.done(true);
+      } else {
+        this.finish(jobId, disconnected(job.model));
+      }
+    }
     try {
       await this.deps.publisher.multi().del(workerHeartbeatKey(this.id)).srem(WORKERS_SET_KEY, this.id).exec();
     } catch {
       // Redis gone: the heartbeat expires on its own.
     }
-    await Promise.allSettled(this.workers.map((w) => w.close()));
-    await this.failOrphans();
+    await closing;
+    await this.failOrphans(servedElsewhere);
     await this.connection?.quit().catch(() => undefined);
   }
 
   /** Jobs still waiting for a model no live runner serves any more get an error instead of a timeout. */
-  private async failOrphans(): Promise<void> {
-    const others = await this.deps.registry.workers(true).catch(() => []);
+  private async failOrphans(servedElsewhere: (model: string) => boolean): Promise<void> {
     for (const m of this.models) {
-      const served = others.some((w) => w.id !== this.id && isRunnerHeartbeat(w) && w.runnerModels.some((x) => x.name === m.name));
-      if (served) continue;
+      if (servedElsewhere(m.name)) continue;
       const queue = new Queue<QueuedJobData>(runnerQueueName(m.name), { connection: this.deps.publisher, prefix: REDIS_PREFIX });
       try {
         for (const job of await queue.getWaiting()) {
