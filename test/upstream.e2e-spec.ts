@@ -191,6 +191,7 @@ describe('upstream models (e2e)', () => {
     const err429 = await client.chat.completions.create({ model: 'up-429', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
     expect(err429).toBeInstanceOf(OpenAI.RateLimitError);
     expect((err429 as APIError).message).toContain('slow down');
+    expect((err429 as APIError).headers?.get('retry-after')).toBe('7');
     const err500 = await client.chat.completions.create({ model: 'up-500', messages: [{ role: 'user', content: 'x' }], stream: true }).catch((e: unknown) => e);
     expect((err500 as APIError).status).toBe(502);
     expect((err500 as APIError).code).toBe('upstream_error');

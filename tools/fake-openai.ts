@@ -5,7 +5,7 @@
  *   echo         streams the words of the last user message back ("echo: a b c"), with usage
  *   tools        (or any request with `tools`) streams one tool call in fragments, finish tool_calls
  *   reasoner     streams reasoning_content, then content
- *   fail-429     answers 429 with an OpenAI error body; fail-500 answers 500; reject-400 answers 400
+ *   fail-429     answers 429 (Retry-After: 7) with an OpenAI error body; fail-500 answers 500; reject-400 400
  *   hang         accepts the request and never answers
  *   stall        sends the headers and one chunk, then nothing
  *   cut          sends two chunks, then drops the connection
@@ -94,7 +94,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, body: Raw): Pro
   if (req.url === '/v1/models') return json(res, 200, { object: 'list', data: [] });
   if (req.url === '/v1/embeddings') return embeddings(res, body);
   if (!chat && !(req.url ?? '').endsWith('/completions')) return json(res, 404, { error: { message: 'not found', type: 'invalid_request_error', param: null, code: null } });
-  if (model === 'fail-429') return json(res, 429, { error: { message: 'slow down', type: 'rate_limit_error', param: null, code: 'rate_limit_exceeded' } });
+  if (model === 'fail-429') return json(res, 429, { error: { message: 'slow down', type: 'rate_limit_error', param: null, code: 'rate_limit_exceeded' } }, { 'retry-after': '7' });
   if (model === 'fail-500') return json(res, 500, { error: { message: 'upstream exploded', type: 'server_error', param: null, code: null } });
   if (model === 'reject-400') return json(res, 400, { error: { message: "Invalid 'tools[0].function.name': bad name.", type: 'invalid_request_error', param: 'tools[0].function.name', code: 'invalid_value' } });
   if (model === 'hang') return; // never answers
@@ -171,8 +171,8 @@ function embeddings(res: ServerResponse, body: Raw): void {
   json(res, 200, { object: 'list', data, model, usage: { prompt_tokens: inputs.length * 2, total_tokens: inputs.length * 2 } });
 }
 
-function json(res: ServerResponse, status: number, obj: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
+function json(res: ServerResponse, status: number, obj: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(obj));
 }
 

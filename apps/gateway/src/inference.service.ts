@@ -196,7 +196,7 @@ export class InferenceService implements OnApplicationShutdown {
             return;
           case 'error':
             finished = true;
-            throw new OpenAIError(event.status, event.message, event.errorType, event.code, event.param);
+            throw new OpenAIError(event.status, event.message, event.errorType, event.code, event.param, retryAfter(event.retryAfterSeconds));
         }
       }
     } finally {
@@ -237,4 +237,8 @@ export class InferenceService implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
   }
+}
+
+function retryAfter(seconds: number | undefined): Record<string, string> {
+  return seconds === undefined ? {} : { 'Retry-After': String(seconds) };
 }

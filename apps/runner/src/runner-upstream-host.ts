@@ -48,7 +48,7 @@ export class RunnerUpstreamHost implements RunnerJobHandler {
       else emit({ type: 'done', finishReason: result.finishReason, usage: result.usage });
     } catch (err) {
       if (err instanceof UpstreamFailure) {
-        emit({ type: 'error', status: err.status, errorType: err.errorType, message: err.message, code: err.code, param: err.param });
+        emit(err.toEvent());
       } else {
         this.log.error('upstream call failed', { model: this.name, error: (err as Error).stack ?? String(err) });
         emit({ type: 'error', status: 500, errorType: 'server_error', message: 'The runner failed while serving this request.', code: 'runner_failed', param: null });

@@ -5,7 +5,7 @@
 import type { UpstreamDeployment, UpstreamModelDescriptor } from '@switchyard/contracts';
 import { freePort } from '@switchyard/runtime';
 import { startFakeOpenAI, type FakeOpenAI } from '../../../tools/fake-openai';
-import { callUpstream, UpstreamFailure, type UpstreamDelta } from './upstream-client';
+import { callUpstream, parseRetryAfter, UpstreamFailure, type UpstreamDelta } from './upstream-client';
 import { UpstreamRouter } from './upstream-router';
 
 let fake: FakeOpenAI;
@@ -17,7 +17,7 @@ afterAll(async () => {
 });
 
 function dep(model: string, extra: Partial<UpstreamDeployment> = {}): UpstreamDeployment {
-  return { baseUrl: fake.url, model, connectTimeoutMs: 2000, idleTimeoutMs: 2000, headers: {}, weight: 1, stream: true, ...extra };
+  return { baseUrl: fake.url, model, connectTimeoutMs: 2000, idleTimeoutMs: 2000, headers: {}, weight: 1, stream: true, includeUsage: true, ...extra };
 }
 
 async function call(deployment: UpstreamDeployment, body: Record<string, unknown>, endpoint: 'chat' | 'completions' = 'chat', signal = new AbortController().signal) {
@@ -36,6 +36,10 @@ describe('callUpstream', () => {
     expect(result).toEqual({ finishReason: 'stop', usage: { promptTokens: 3, completionTokens: 4 }, aborted: false });
     const sent = fake.requests.at(-1)!;
     expect(sent.body).toMatchObject({ model: 'echo', stream: true, stream_options: { include_usage: true } });
+    // Without usage from the upstream, completion tokens are counted from the chunks.
+    const bare = await call(dep('echo', { includeUsage: false }), hello);
+    expect(fake.requests.at(-1)!.body.stream_options).toBeUndefined();
+    expect(bare.result.usage).toEqual({ promptTokens: 0, completionTokens: 4 });
   });
 
   it('turns streamed tool calls into tool-call deltas (id and name first, then argument fragments)', async () => {
@@ -84,6 +88,7 @@ describe('callUpstream', () => {
     expect(err.status).toBe(status);
     expect(err.errorType).toBe(type);
     expect(err.retryable).toBe(retryable);
+    if (model === 'fail-429') expect(err.retryAfterSeconds).toBe(7);
     if (model === 'reject-400') {
       expect(err.message).toBe("Invalid 'tools[0].function.name': bad name.");
       expect(err.param).toBe('tools[0].function.name');
@@ -108,6 +113,17 @@ describe('callUpstream', () => {
     const record = fake.requests.at(-1)!;
     for (let i = 0; i < 50 && !record.aborted; i++) await new Promise((r) => setTimeout(r, 20));
     expect(record.aborted).toBe(true);
+  });
+});
+
+describe('parseRetryAfter', () => {
+  it('reads seconds and HTTP dates, and ignores nonsense', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    expect(parseRetryAfter('30', now)).toBe(30);
+    expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:12 GMT', now)).toBe(12);
+    expect(parseRetryAfter('soon', now)).toBeUndefined();
+    expect(parseRetryAfter(null, now)).toBeUndefined();
+    expect(parseRetryAfter('999999', now)).toBeUndefined();
   });
 });
 

@@ -6,7 +6,7 @@
  * 5xx) so the caller can fall back before any token was sent. No Redis or HTTP server here: the
  * upstream worker and the runner's local-server mode both use it.
  */
-import type { DeltaEvent, FinishReason, JobErrorType, TokenLogprob, ToolCallDelta, TopLogprob, Usage, UpstreamDeployment, UpstreamEndpoint } from '@switchyard/contracts';
+import type { DeltaEvent, ErrorEvent, FinishReason, JobErrorType, TokenLogprob, ToolCallDelta, TopLogprob, Usage, UpstreamDeployment, UpstreamEndpoint } from '@switchyard/contracts';
 
 export type UpstreamDelta = Omit<DeltaEvent, 'type' | 'seq'>;
 
@@ -32,9 +32,31 @@ export class UpstreamFailure extends Error {
     /** Another deployment may succeed (only used while nothing was streamed). */
     readonly retryable: boolean,
     readonly param: string | null = null,
+    /** The upstream's Retry-After, passed on to the client. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }
+
+  /** As the neutral error event. */
+  toEvent(): Omit<ErrorEvent, 'seq'> {
+    return {
+      type: 'error',
+      status: this.status,
+      errorType: this.errorType,
+      message: this.message,
+      code: this.code,
+      param: this.param,
+      ...(this.retryAfterSeconds !== undefined ? { retryAfterSeconds: this.retryAfterSeconds } : {}),
+    };
+  }
+}
+
+/** Retry-After as seconds (a number of seconds or an HTTP date), when present and sane. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  const secs = /^\d+$/.test(value.trim()) ? Number(value.trim()) : Math.ceil((Date.parse(value) - now) / 1000);
+  return Number.isFinite(secs) && secs >= 0 && secs <= 86_400 ? secs : undefined;
 }
 
 export interface UpstreamRequest {
@@ -65,7 +87,7 @@ export async function callUpstream(req: UpstreamRequest): Promise<UpstreamResult
   }
   const generating = req.endpoint !== 'embeddings';
   const stream = dep.stream && generating;
-  const body = { ...req.body, model: dep.model, ...(generating ? { stream } : {}), ...(stream ? { stream_options: { include_usage: true } } : {}) };
+  const body = { ...req.body, model: dep.model, ...(generating ? { stream } : {}), ...(stream && dep.includeUsage ? { stream_options: { include_usage: true } } : {}) };
   const abort = new AbortController();
   let timedOut: 'connect' | 'idle' | undefined;
   let timer = setTimeout(() => {
@@ -159,11 +181,12 @@ function upstreamMessage(text: string): { message: string; param: string | null;
 async function httpFailure(label: string, res: Response): Promise<UpstreamFailure> {
   const { message, param, code } = upstreamMessage(await res.text().catch(() => ''));
   const s = res.status;
+  const retryAfter = parseRetryAfter(res.headers.get('retry-after'));
   if (s === 429) {
-    return new UpstreamFailure(429, 'rate_limit_error', code ?? 'rate_limit_exceeded', `The upstream server for '${label}' is rate limiting requests: ${message}`, true);
+    return new UpstreamFailure(429, 'rate_limit_error', code ?? 'rate_limit_exceeded', `The upstream server for '${label}' is rate limiting requests: ${message}`, true, null, retryAfter);
   }
   if (s >= 500) {
-    return new UpstreamFailure(502, 'server_error', 'upstream_error', `The upstream server for '${label}' failed with HTTP ${s}: ${message}`, true);
+    return new UpstreamFailure(502, 'server_error', 'upstream_error', `The upstream server for '${label}' failed with HTTP ${s}: ${message}`, true, null, retryAfter);
   }
   if (s === 401 || s === 403 || s === 404) {
     // The gateway's own credentials or model id are wrong: the client cannot fix that.

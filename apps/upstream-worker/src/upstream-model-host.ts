@@ -121,7 +121,7 @@ export class UpstreamModelHost {
     } catch (err) {
       const event =
         err instanceof UpstreamFailure
-          ? { type: 'error' as const, status: err.status, errorType: err.errorType, message: err.message, code: err.code, param: err.param }
+          ? err.toEvent()
           : failure(500, 'upstream_worker_failed', 'The upstream worker failed while serving this request.');
       if (!(err instanceof UpstreamFailure)) this.log.error('job failed', { jobId, error: (err as Error).stack ?? String(err) });
       await events?.emit(event).catch(() => undefined);

@@ -84,6 +84,8 @@ export interface ErrorEvent {
   message: string;
   code: string | null;
   param: string | null;
+  /** Sent to the client as Retry-After (an upstream's 429 or 503 said when to come back). */
+  retryAfterSeconds?: number;
 }
 
 /** The whole answer of a job that does not stream (token tools), as JSON. */

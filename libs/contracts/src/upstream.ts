@@ -24,6 +24,8 @@ export interface UpstreamDeployment {
   weight: number;
   /** Call the upstream with `stream: true` (false: one response, turned into events). */
   stream: boolean;
+  /** Ask for usage in streams (`stream_options.include_usage`); off for servers that reject it. */
+  includeUsage: boolean;
 }
 
 /** `fallback`: always try deployments in order; `balance`: spread by weight, the rest as fallbacks. */

@@ -13,7 +13,7 @@ describe('upstream entries', () => {
     const m = one(['  - name: gpt', '    backend: upstream', '    base_url: http://h:8000/v1/', '    api_key_env: OPENAI_API_KEY'].join('\n'));
     expect(m).toMatchObject({ name: 'gpt', routing: 'fallback', concurrency: 16, maxQueue: 256, contextSize: 0, autoLoad: false });
     expect(m.deployments).toEqual([
-      { baseUrl: 'http://h:8000/v1', model: 'gpt', apiKeyEnv: 'OPENAI_API_KEY', connectTimeoutMs: 30_000, idleTimeoutMs: 600_000, headers: {}, weight: 1, stream: true },
+      { baseUrl: 'http://h:8000/v1', model: 'gpt', apiKeyEnv: 'OPENAI_API_KEY', connectTimeoutMs: 30_000, idleTimeoutMs: 600_000, headers: {}, weight: 1, stream: true, includeUsage: true },
     ]);
   });
 

@@ -10,7 +10,7 @@ import { int, ModelsFileError } from './models-file';
 type Raw = Record<string, unknown>;
 
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const DEPLOYMENT_KEYS = ['base_url', 'upstream_model', 'api_key_env', 'api_key', 'timeout', 'connect_timeout', 'idle_timeout', 'headers', 'weight', 'stream'];
+const DEPLOYMENT_KEYS = ['base_url', 'upstream_model', 'api_key_env', 'api_key', 'timeout', 'connect_timeout', 'idle_timeout', 'headers', 'weight', 'stream', 'include_usage'];
 
 function duration(e: Raw, key: string, at: string, def: number): number {
   const v = e[key];
@@ -50,6 +50,8 @@ function parseDeployment(e: Raw, at: string, defaults: Raw, modelName: string): 
   }
   const stream = get('stream') ?? true;
   if (typeof stream !== 'boolean') throw new ModelsFileError(`${at}: 'stream' must be true or false`);
+  const includeUsage = get('include_usage') ?? true;
+  if (typeof includeUsage !== 'boolean') throw new ModelsFileError(`${at}: 'include_usage' must be true or false`);
   const timeout = duration({ timeout: get('timeout') }, 'timeout', at, 600_000);
   return {
     baseUrl: baseUrl.replace(/\/+$/, ''),
@@ -60,6 +62,7 @@ function parseDeployment(e: Raw, at: string, defaults: Raw, modelName: string): 
     headers: headers as Record<string, string>,
     weight: int({ weight: get('weight') }, 'weight', at, 1, 1, 1000),
     stream,
+    includeUsage,
   };
 }
 
