@@ -422,7 +422,9 @@ export async function runGeneration(options: {
     const grammarEvaluationState = grammar ? new lib.LlamaGrammarEvaluationState({ model, grammar }) : undefined;
     const iterator = sequence.evaluateWithMetadata(
       input,
-      { probabilities: logprobs !== undefined },
+      // The full distribution costs a vocabulary-sized copy per token; without alternatives the
+      // sampled token's probability is enough.
+      { probabilities: logprobs !== undefined && plan.logprobs!.top > 0, confidence: logprobs !== undefined && plan.logprobs!.top === 0 },
       {
         temperature: greedy ? 0 : sampling.temperature,
         // Explicit: node-llama-cpp's default top_p is 0.95, OpenAI's is 1.
@@ -449,7 +451,8 @@ export async function runGeneration(options: {
         pending.push(token);
         if (shaper.inReasoning) reasoningTokens++;
         if (logprobs) {
-          const probabilities = (out as { probabilities?: Map<Token, number> }).probabilities;
+          const meta = out as { probabilities?: Map<Token, number>; confidence?: number };
+          const probabilities = meta.probabilities ?? (meta.confidence !== undefined ? new Map([[token, meta.confidence]]) : undefined);
           shaper.logprob(logprobs.of(token, probabilities, plan.logprobs!.top));
         }
         // The preceding tokens let the detokenizer decide on a leading space the way it would in context.
