@@ -21,6 +21,7 @@ import {
 import { createRedis, Logger } from '@switchyard/runtime';
 import { CancelListener } from './cancel-listener';
 import { GenerationRejected, PromptBuilder, cachedPrefix, runGeneration, type BuiltPrompt, type OutputPlan } from './generation';
+import { DecodeGate } from './decode-gate';
 import { GrammarFactory } from './grammars';
 import { answerTokenRequest } from './token-tools';
 import type { ReasoningMarkers } from './output/reasoning';
@@ -48,6 +49,7 @@ export class ModelHost {
   private grammars: GrammarFactory | undefined;
   private reasoning: ReasoningMarkers | undefined;
   private vocabularySize = 0;
+  private readonly gate = new DecodeGate();
   private readonly free: LlamaContextSequence[] = [];
   private worker: Worker<LlmQueueJob> | undefined;
   private queueConnection: Redis | undefined;
@@ -164,6 +166,7 @@ export class ModelHost {
           prompts: this.prompts!,
           vocabularySize: this.vocabularySize,
           contextSize: this.descriptor.contextSize,
+          gate: this.gate,
           withSequence: async (tokens, use) => {
             const sequence = this.takeSequence(tokens);
             try {
@@ -220,6 +223,7 @@ export class ModelHost {
         promptParam: job.data.kind === 'chat' ? 'messages' : 'prompt',
         sampling: job.data.sampling,
         plan,
+        gate: this.gate,
         signal: abort.signal,
         sink: {
           start: (info) =>
