@@ -136,6 +136,12 @@ describe('buildChatJobs with tools and structured output', () => {
     expect(rejection(() => buildChatJobs(chat({ messages: [{ role: 'user', content: 'x' }], tool_choice: 'required' }), 'm')).param).toBe('tool_choice');
   });
 
+  it('rejects the deprecated functions and function_call with a pointer to tools', () => {
+    const err = rejection(() => buildChatJobs(chat({ messages: [{ role: 'user', content: 'x' }], functions: [{ name: 'f' }] }), 'm'));
+    expect(err.param).toBe('functions');
+    expect(err.message).toMatch(/use 'tools'/);
+  });
+
   it('rejects a json_schema response_format without a schema name, and top_logprobs without logprobs', () => {
     const rf = { type: 'json_schema', json_schema: { schema: { type: 'object' } } };
     expect(rejection(() => buildChatJobs(chat({ messages: [{ role: 'user', content: 'x' }], response_format: rf }), 'm')).param).toBe(

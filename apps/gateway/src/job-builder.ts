@@ -81,6 +81,10 @@ export function chatMessages(dtoMessages: CreateChatCompletionDto['messages']): 
 export function buildChatJobs(dto: CreateChatCompletionDto, model: string): ChatJobData[] {
   const messages = chatMessages(dto.messages);
   checkToolTurns(messages);
+  if (dto.functions != null || dto.function_call != null) {
+    const param = dto.functions != null ? 'functions' : 'function_call';
+    throw OpenAIError.badRequest(`'${param}' is deprecated and not supported; use 'tools' and 'tool_choice'.`, param, 'unsupported_parameter');
+  }
   const tools = parseTools(dto.tools);
   const toolChoice = parseToolChoice(dto.tool_choice, tools);
   const responseFormat = parseResponseFormat(dto.response_format);

@@ -5,6 +5,7 @@
  * `sink`; it knows nothing about Redis or HTTP.
  */
 import type { ChatJobData, FinishReason, LlmJobData, SamplingParams, ToolCallDelta, TokenLogprob, Usage } from '@switchyard/contracts';
+import type { DecodeGate } from './decode-gate';
 import { GenerationRejected } from './generation-errors';
 import type {
   ChatHistoryItem,
@@ -228,6 +229,12 @@ function commonPrefixLength(a: readonly Token[], b: readonly Token[]): number {
   return i;
 }
 
+/** Drops the sequence's cached tokens from `keep` on, through the gate. */
+export async function eraseAfter(sequence: LlamaContextSequence, keep: number, gate: DecodeGate): Promise<void> {
+  if (keep >= sequence.nextTokenIndex) return;
+  await gate.exclusive(() => sequence.eraseContextTokenRanges([{ start: keep, end: sequence.nextTokenIndex }]));
+}
+
 /** How many prompt tokens of `sequence`'s cache match, for picking the warmest free sequence. */
 export function cachedPrefix(sequence: LlamaContextSequence, tokens: readonly Token[]): number {
   return commonPrefixLength(sequence.contextTokens, tokens);
@@ -366,10 +373,12 @@ export async function runGeneration(options: {
   promptParam: 'messages' | 'prompt';
   sampling: SamplingParams;
   plan: OutputPlan;
+  /** Shared by the sequences of one context: erases go through it, generations pass it per token. */
+  gate: DecodeGate;
   signal: AbortSignal;
   sink: GenerationSink;
 }): Promise<GenerationResult> {
-  const { lib, model, sequence, contextSize, tokens, sampling, plan, signal, sink } = options;
+  const { lib, model, sequence, contextSize, tokens, sampling, plan, gate, signal, sink } = options;
   if (tokens.length === 0) throw new GenerationRejected('The prompt is empty.', 'empty_prompt', options.promptParam);
   if (tokens.length >= contextSize) {
     throw new GenerationRejected(
@@ -385,9 +394,7 @@ export async function runGeneration(options: {
   // get logits for the first sampled token.
   let keep = commonPrefixLength(sequence.contextTokens, tokens);
   if (keep >= tokens.length) keep = tokens.length - 1;
-  if (keep < sequence.nextTokenIndex) {
-    await sequence.eraseContextTokenRanges([{ start: keep, end: sequence.nextTokenIndex }]);
-  }
+  await eraseAfter(sequence, keep, gate);
   sink.start({
     promptTokens: tokens.length,
     cachedTokens: keep,
@@ -422,7 +429,9 @@ export async function runGeneration(options: {
     const grammarEvaluationState = grammar ? new lib.LlamaGrammarEvaluationState({ model, grammar }) : undefined;
     const iterator = sequence.evaluateWithMetadata(
       input,
-      { probabilities: logprobs !== undefined },
+      // The full distribution costs a vocabulary-sized copy per token; without alternatives the
+      // sampled token's probability is enough.
+      { probabilities: logprobs !== undefined && plan.logprobs!.top > 0, confidence: logprobs !== undefined && plan.logprobs!.top === 0 },
       {
         temperature: greedy ? 0 : sampling.temperature,
         // Explicit: node-llama-cpp's default top_p is 0.95, OpenAI's is 1.
@@ -449,7 +458,8 @@ export async function runGeneration(options: {
         pending.push(token);
         if (shaper.inReasoning) reasoningTokens++;
         if (logprobs) {
-          const probabilities = (out as { probabilities?: Map<Token, number> }).probabilities;
+          const meta = out as { probabilities?: Map<Token, number>; confidence?: number };
+          const probabilities = meta.probabilities ?? (meta.confidence !== undefined ? new Map([[token, meta.confidence]]) : undefined);
           shaper.logprob(logprobs.of(token, probabilities, plan.logprobs!.top));
         }
         // The preceding tokens let the detokenizer decide on a leading space the way it would in context.
@@ -470,6 +480,9 @@ export async function runGeneration(options: {
           switchTo = token;
           break;
         }
+        // Hold the next decode while another sequence erases (see DecodeGate).
+        const closed = gate.pass();
+        if (closed) await closed;
       }
     } finally {
       await iterator.return(undefined);

@@ -7,6 +7,7 @@
  */
 import type { LlamaCppModelDescriptor, LlmJobData, StartEvent, TokenJobData } from '@switchyard/contracts';
 import { GenerationRejected, PromptBuilder, cachedPrefix, runGeneration, type BuiltPrompt, type GenerationResult, type OutputDelta, type OutputPlan } from './generation';
+import { DecodeGate } from './decode-gate';
 import { GrammarFactory } from './grammars';
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, NodeLlamaCppModule, Token } from './node-llama-cpp';
 import type { ReasoningMarkers } from './output/reasoning';
@@ -25,6 +26,7 @@ export class LlamaEngine {
   private grammars: GrammarFactory | undefined;
   private reasoning: ReasoningMarkers | undefined;
   private vocabularySize = 0;
+  private readonly gate = new DecodeGate();
   private readonly free: LlamaContextSequence[] = [];
 
   constructor(
@@ -88,6 +90,7 @@ export class LlamaEngine {
         promptParam: job.kind === 'chat' ? 'messages' : 'prompt',
         sampling: job.sampling,
         plan,
+        gate: this.gate,
         signal,
         sink: {
           start: (info) =>
@@ -112,6 +115,7 @@ export class LlamaEngine {
         prompts: this.prompts!,
         vocabularySize: this.vocabularySize,
         contextSize: this.descriptor.contextSize,
+        gate: this.gate,
         withSequence: async (tokens, use) => {
           const sequence = this.takeSequence(tokens);
           try {

@@ -3,7 +3,8 @@
  * most likely next tokens for a prompt (with the raw distribution or after the request's samplers).
  */
 import type { TokenRequest } from '@switchyard/contracts';
-import { GenerationRejected, type PromptBuilder } from './generation';
+import type { DecodeGate } from './decode-gate';
+import { GenerationRejected, eraseAfter, type PromptBuilder } from './generation';
 import type { LlamaContextSequence, LlamaModel, Token } from './node-llama-cpp';
 import { topEntries } from './output/token-logprobs';
 
@@ -12,6 +13,7 @@ export interface TokenToolsContext {
   prompts: PromptBuilder;
   vocabularySize: number;
   contextSize: number;
+  gate: DecodeGate;
   /** Runs `use` on a free sequence (only `logits` needs one). */
   withSequence<T>(tokens: Token[], use: (sequence: LlamaContextSequence) => Promise<T>): Promise<T>;
 }
@@ -65,7 +67,7 @@ export async function answerTokenRequest(ctx: TokenToolsContext, request: TokenR
       }
       return ctx.withSequence(tokens, async (sequence) => {
         const keep = Math.min(tokens.length - 1, commonPrefix(sequence.contextTokens, tokens));
-        if (keep < sequence.nextTokenIndex) await sequence.eraseContextTokenRanges([{ start: keep, end: sequence.nextTokenIndex }]);
+        await eraseAfter(sequence, keep, ctx.gate);
         const s = request.sampling;
         // Temperature 0 gives the model's own distribution (softmax of the logits); with the
         // samplers, the distribution they leave.

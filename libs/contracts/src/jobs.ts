@@ -84,7 +84,7 @@ export interface ChatJobData extends GenerationJobBase {
   toolChoice?: ToolChoice;
   /** Allow more than one call in a turn (OpenAI's default: true). */
   parallelToolCalls?: boolean;
-  /** OpenAI's `reasoning_effort`; accepted, and passed to templates that understand it. */
+  /** OpenAI's `reasoning_effort`; accepted and carried, not yet used by the chat templates. */
   reasoningEffort?: string;
 }
 

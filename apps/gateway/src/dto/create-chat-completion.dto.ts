@@ -81,7 +81,14 @@ export class CreateChatCompletionDto extends SamplingDto {
   @Max(20)
   top_logprobs?: number | null;
 
-  /** Accepted for reasoning models; passed to the job, which templates may use. */
+  /** Deprecated function calling: rejected with a pointer to `tools` rather than silently dropped. */
+  @IsOptional()
+  functions?: unknown;
+
+  @IsOptional()
+  function_call?: unknown;
+
+  /** Accepted for reasoning models (validated, carried on the job); the chat templates do not use it yet. */
   @IsOptional()
   @IsIn(['none', 'minimal', 'low', 'medium', 'high'], { message: "must be one of 'none', 'minimal', 'low', 'medium', 'high'" })
   reasoning_effort?: string | null;

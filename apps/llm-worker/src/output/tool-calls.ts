@@ -27,14 +27,32 @@ function compact(deltas: ToolCallDelta[]): ToolCallDelta[] {
   return out.filter((d) => d.id !== undefined || (d.arguments ?? '').length > 0);
 }
 
+/** One call's arguments value as it streams: the text that belongs to it, leading whitespace dropped. */
+class ArgumentsValue {
+  private readonly scanner = new JsonValueScanner();
+  private started = false;
+
+  get done(): boolean {
+    return this.scanner.done;
+  }
+
+  /** How much of `text` the value consumed, and the fragment to emit (may be empty). */
+  take(text: string): { consumed: number; fragment: string } {
+    const consumed = this.scanner.push(text);
+    let fragment = text.slice(0, consumed);
+    if (!this.started) fragment = fragment.replace(/^\s+/, '');
+    if (fragment.length > 0) this.started = true;
+    return { consumed, fragment };
+  }
+}
+
 /** Forced calls: JSON objects with `name` before `arguments` (the grammar keeps that order). */
 export class JsonToolCallStream {
   private buffer = '';
   private pos = 0;
   private index = -1;
   private state: 'name' | 'arguments-key' | 'arguments' = 'name';
-  private scanner = new JsonValueScanner();
-  private emittedArgs = false;
+  private args = new ArgumentsValue();
 
   constructor(private readonly newId: () => string = newToolCallId) {}
 
@@ -62,20 +80,14 @@ export class JsonToolCallStream {
         if (!m) break;
         this.pos = m.index + m[0].length;
         this.state = 'arguments';
-        this.scanner = new JsonValueScanner();
-        this.emittedArgs = false;
+        this.args = new ArgumentsValue();
       } else {
         const chunk = this.buffer.slice(this.pos);
         if (chunk.length === 0) break;
-        const n = this.scanner.push(chunk);
-        let piece = chunk.slice(0, n);
-        if (!this.emittedArgs) piece = piece.replace(/^\s+/, '');
-        if (piece.length > 0) {
-          out.push({ index: this.index, arguments: piece });
-          this.emittedArgs = true;
-        }
-        this.pos += n;
-        if (!this.scanner.done) break;
+        const { consumed, fragment } = this.args.take(chunk);
+        if (fragment.length > 0) out.push({ index: this.index, arguments: fragment });
+        this.pos += consumed;
+        if (!this.args.done) break;
         this.state = 'name';
       }
     }
@@ -152,8 +164,7 @@ export class ToolCallDetector {
 export class NativeToolCallStream {
   private buffer = '';
   private state: 'name' | 'arguments' | 'after' = 'name';
-  private readonly scanner = new JsonValueScanner();
-  private emittedArgs = false;
+  private readonly args = new ArgumentsValue();
 
   constructor(
     private readonly syntax: ToolCallSyntax,
@@ -178,14 +189,9 @@ export class NativeToolCallStream {
       this.buffer = '';
       this.state = 'arguments';
     }
-    const n = this.scanner.push(rest);
-    let piece = rest.slice(0, n);
-    if (!this.emittedArgs) piece = piece.replace(/^\s+/, '');
-    if (piece.length > 0) {
-      out.push({ index: this.index, arguments: piece });
-      this.emittedArgs = true;
-    }
-    if (this.scanner.done) this.state = 'after';
+    const { fragment } = this.args.take(rest);
+    if (fragment.length > 0) out.push({ index: this.index, arguments: fragment });
+    if (this.args.done) this.state = 'after';
     return compact(out);
   }
 }
