@@ -12,22 +12,19 @@ import type Redis from 'ioredis';
 import { hostname } from 'node:os';
 import {
   HEARTBEAT_INTERVAL_MS,
-  HEARTBEAT_TTL_SECONDS,
   LLM_LOCK_DURATION_MS,
   LLM_STALLED_INTERVAL_MS,
   REDIS_PREFIX,
-  WORKERS_SET_KEY,
   isRunnerHeartbeat,
   jobCancelKey,
   runnerQueueName,
-  workerHeartbeatKey,
   type ErrorEvent,
   type JobEvent,
   type QueuedJobData,
   type RunnerHeartbeat,
   type RunnerModelDescriptor,
 } from '@switchyard/contracts';
-import { createRedis, JobEventsPublisher, type CancelListener, type GatewayMessage, type Logger, type RunnerServerStream } from '@switchyard/runtime';
+import { createRedis, JobEventsPublisher, removeHeartbeat, writeHeartbeat, type CancelListener, type GatewayMessage, type Logger, type RunnerServerStream } from '@switchyard/runtime';
 import type { WorkerRegistry } from './worker-registry.service';
 
 type Unsequenced = JobEvent extends infer E ? (E extends JobEvent ? Omit<E, 'seq'> : never) : never;
@@ -172,11 +169,7 @@ export class RunnerSession {
         this.finish(jobId, disconnected(job.model));
       }
     }
-    try {
-      await this.deps.publisher.multi().del(workerHeartbeatKey(this.id)).srem(WORKERS_SET_KEY, this.id).exec();
-    } catch {
-      // Redis gone: the heartbeat expires on its own.
-    }
+    await removeHeartbeat(this.deps.publisher, this.id);
     await closing;
     await this.failOrphans(servedElsewhere);
     await this.connection?.quit().catch(() => undefined);
@@ -225,7 +218,7 @@ export class RunnerSession {
       runnerModels: this.models,
     };
     try {
-      await this.deps.publisher.multi().set(workerHeartbeatKey(this.id), JSON.stringify(hb), 'EX', HEARTBEAT_TTL_SECONDS).sadd(WORKERS_SET_KEY, this.id).exec();
+      await writeHeartbeat(this.deps.publisher, hb);
     } catch (err) {
       this.deps.log.warn('runner heartbeat failed', { runner: this.id, error: (err as Error).message });
     }

@@ -9,15 +9,12 @@ import { freemem, hostname, totalmem } from 'node:os';
 import type Redis from 'ioredis';
 import {
   HEARTBEAT_INTERVAL_MS,
-  HEARTBEAT_TTL_SECONDS,
-  WORKERS_SET_KEY,
   controlReplyChannel,
   workerControlChannel,
-  workerHeartbeatKey,
   type UpstreamModelDescriptor,
   type WorkerHeartbeat,
 } from '@switchyard/contracts';
-import { CancelListener, createRedis, fixedModelsReply, loadModelsFile, Logger, splitList } from '@switchyard/runtime';
+import { CancelListener, createRedis, fixedModelsReply, loadModelsFile, Logger, removeHeartbeat, splitList, writeHeartbeat } from '@switchyard/runtime';
 import { UpstreamModelHost } from './upstream-model-host';
 import { UPSTREAM_WORKER_ENV, type UpstreamWorkerEnv } from './upstream-worker-config';
 
@@ -92,7 +89,7 @@ export class UpstreamWorkerService implements OnApplicationBootstrap, OnApplicat
       models: this.hosts.map((h) => h.status()),
     };
     try {
-      await this.publisher.multi().set(workerHeartbeatKey(this.workerId), JSON.stringify(hb), 'EX', HEARTBEAT_TTL_SECONDS).sadd(WORKERS_SET_KEY, this.workerId).exec();
+      await writeHeartbeat(this.publisher, hb);
     } catch (err) {
       this.log.warn('heartbeat failed', { error: (err as Error).message });
     }
@@ -103,11 +100,7 @@ export class UpstreamWorkerService implements OnApplicationBootstrap, OnApplicat
     const stopping = Promise.all(this.hosts.map((h) => h.stop(this.env.SHUTDOWN_DRAIN_MS)));
     await this.beat();
     await stopping;
-    try {
-      await this.publisher?.multi().del(workerHeartbeatKey(this.workerId)).srem(WORKERS_SET_KEY, this.workerId).exec();
-    } catch {
-      // Redis gone: the heartbeat key expires on its own.
-    }
+    if (this.publisher) await removeHeartbeat(this.publisher, this.workerId);
     this.publisher?.disconnect();
     this.subscriber?.disconnect();
   }

@@ -10,3 +10,4 @@ export * from './job-events.publisher';
 export * from './cancel-listener';
 export * from './runner-proto';
 export * from './fixed-models-control';
+export * from './heartbeat';
