@@ -54,6 +54,8 @@ describe('remote runner (e2e)', () => {
       models: [],
       noWorker: true,
       gatewayEnv: { RUNNER_GRPC_PORT: String(grpcPort), RUNNER_GRPC_HOST: '127.0.0.1', RUNNER_TOKENS: `rt-other-token,${TOKEN}`, LOG_LEVEL: 'info' },
+      // A model of the gateway's own file: no runner may take its name.
+      extraModelsYaml: ['  - { name: file-model, aliases: [file-alias], backend: upstream, base_url: "http://127.0.0.1:9/v1" }'],
     });
     const dir = mkdtempSync(join(tmpdir(), 'switchyard-runner-'));
     const modelsFile = join(dir, 'runner-models.yaml');
@@ -193,6 +195,20 @@ describe('remote runner (e2e)', () => {
     expect(stack.logs.join('')).not.toContain(WRONG);
     expect(stack.logs.join('')).not.toContain(TOKEN);
     expect(await modelIds()).not.toContain('intruder');
+  });
+
+  it("refuses a runner that claims a name of the gateway's models file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-conflict-'));
+    const file = join(dir, 'm.yaml');
+    writeFileSync(file, `models:\n  - { name: file-alias, backend: upstream, base_url: "${fake.url}" }\n`);
+    const logs: string[] = [];
+    const thief = startApp(ROOT, 'runner', { ...runnerEnv, RUNNER_NAME: 'thief', RUNNER_MODELS_FILE: file }, logs);
+    const code = await new Promise<number | null>((resolve) => thief.once('exit', (c) => resolve(c)));
+    expect(code).toBe(2);
+    expect(logs.join('')).toContain('model_conflict');
+    // The file's model is untouched (still the upstream entry, not a runner's).
+    const m = (await (await fetch(`${stack.baseUrl}/admin/models`)).json()) as { data: Array<{ id: string; backend: string; workers: unknown[] }> };
+    expect(m.data.find((x) => x.id === 'file-model')).toMatchObject({ backend: 'upstream', workers: [] });
   });
 
   it('reconnects after the gateway restarts', async () => {
