@@ -81,6 +81,10 @@ describe('remote runner (e2e)', () => {
         `    base_url: ${fake.url}`,
         '    upstream_model: slow',
         '    concurrency: 1',
+        '  - name: laptop-429',
+        '    backend: upstream',
+        `    base_url: ${fake.url}`,
+        '    upstream_model: fail-429',
         '',
       ].join('\n'),
     );
@@ -136,7 +140,7 @@ describe('remote runner (e2e)', () => {
     expect(((await tok.json()) as { tokens: number[] }).tokens.length).toBeGreaterThan(0);
   });
 
-  it('serves a local OpenAI-compatible server through the runner, tools passed through', async () => {
+  it('serves a local OpenAI-compatible server through the runner, tools and errors passed through', async () => {
     const res = await client.chat.completions.create({ model: 'laptop-echo', messages: [{ role: 'user', content: 'via the runner' }] });
     expect(res.choices[0].message.content).toBe('echo: via the runner');
     expect(fake.requests.at(-1)!.body.model).toBe('echo');
@@ -144,6 +148,14 @@ describe('remote runner (e2e)', () => {
     const withTools = await client.chat.completions.create({ model: 'laptop-echo', messages: [{ role: 'user', content: 'x' }], tools });
     expect(withTools.choices[0].finish_reason).toBe('tool_calls');
     expect(fake.requests.at(-1)!.body.tools).toEqual(tools);
+    // A failure on the runner's side comes back as the same OpenAI error, Retry-After included.
+    const limited = (await client.chat.completions.create({ model: 'laptop-429', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(limited).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(limited.headers?.get('retry-after')).toBe('7');
+    // And so does a request the runner's GGUF model cannot take.
+    const long = await client.chat.completions.create({ model: 'laptop-chat', messages: [{ role: 'user', content: 'word '.repeat(3000) }] }).catch((e: unknown) => e);
+    expect(long).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((long as InstanceType<typeof OpenAI.APIError>).code).toBe('context_length_exceeded');
   });
 
   it('runs several requests at once and forwards cancels to the runner', async () => {
