@@ -3,7 +3,7 @@
  * time (openssl), a runner that trusts it serves through it, and runners that speak plaintext or do
  * not trust the certificate never get in.
  */
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,7 +44,15 @@ describe('runner over TLS (e2e)', () => {
     base = { RUNNER_GATEWAY: `127.0.0.1:${grpcPort}`, RUNNER_TOKEN: TOKEN, LOG_LEVEL: 'info' };
     runners.push(startApp(ROOT, 'runner', { ...base, RUNNER_NAME: 'plain', RUNNER_MODELS_FILE: models('plain-model') }, logs));
     runners.push(startApp(ROOT, 'runner', { ...base, RUNNER_NAME: 'untrusting', RUNNER_TLS: 'true', RUNNER_MODELS_FILE: models('untrusting-model') }, logs));
-    runners.push(startApp(ROOT, 'runner', { ...base, RUNNER_NAME: 'secure', RUNNER_TLS: 'true', RUNNER_TLS_CA: join(dir, 'cert.pem'), RUNNER_MODELS_FILE: models('secure-model') }, logs));
+    // This one is configured by flags (one model of a local OpenAI-compatible server), as a user would.
+    const secure = spawn(
+      process.execPath,
+      [join(ROOT, 'dist/apps/runner/src/main.js'), '--gateway', base.RUNNER_GATEWAY, '--tls', '--tls-ca', join(dir, 'cert.pem'), '--name', 'secure', '--openai-url', fake.url, '--model', 'secure-model', '--upstream-model', 'echo'],
+      { env: { ...process.env, RUNNER_TOKEN: TOKEN, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    secure.stdout.on('data', (b: Buffer) => logs.push(`[secure] ${b.toString()}`));
+    secure.stderr.on('data', (b: Buffer) => logs.push(`[secure] ${b.toString()}`));
+    runners.push(secure);
   });
   afterAll(async () => {
     await Promise.all(runners.map((r) => stopProcess(r)));
