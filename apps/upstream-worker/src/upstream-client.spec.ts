@@ -2,6 +2,8 @@
  * The upstream client and router against a real HTTP server (the test suite's scripted fake OpenAI
  * server): chunks → neutral events, error mapping, timeouts, cancellation, fallback and balancing.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { UpstreamDeployment, UpstreamModelDescriptor } from '@switchyard/contracts';
 import { freePort } from '@switchyard/runtime';
 import { startFakeOpenAI, type FakeOpenAI } from '../../../tools/fake-openai';
@@ -113,6 +115,35 @@ describe('callUpstream', () => {
     const record = fake.requests.at(-1)!;
     for (let i = 0; i < 50 && !record.aborted; i++) await new Promise((r) => setTimeout(r, 20));
     expect(record.aborted).toBe(true);
+  });
+});
+
+describe('SSE parsing', () => {
+  it('reads CRLF separators, comments, events split across network writes, and a mid-stream error', async () => {
+    const chunk = (content: string, finish: string | null = null): string =>
+      JSON.stringify({ choices: [{ index: 0, delta: { content }, finish_reason: finish }] });
+    const wire = [`: keep-alive\r\n\r\n`, `data: ${chunk('Hel')}\r\n\r\nda`, `ta: ${chunk('lo')}\r`, `\n\r\n`, `event: x\ndata: ${chunk('!', 'length')}\n\n`, 'data: [DONE]\n\n'];
+    const server = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const next = (i: number): void => {
+        if (i === wire.length) return void res.end();
+        res.write(wire[i]);
+        setTimeout(() => next(i + 1), 10);
+      };
+      req.resume();
+      next(0);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const { text, result } = await call(dep('m', { baseUrl: `http://127.0.0.1:${port}/v1` }), hello);
+      expect(text).toBe('Hello!');
+      expect(result.finishReason).toBe('length');
+      // No usage from this server: completion tokens are counted from the chunks.
+      expect(result.usage.completionTokens).toBe(3);
+    } finally {
+      server.close();
+    }
   });
 });
 

@@ -345,10 +345,10 @@ async function readStream(res: Response, endpoint: UpstreamEndpoint, sink: Upstr
   outer: for await (const bytes of body as unknown as AsyncIterable<Uint8Array>) {
     onChunk();
     buffer += decoder.decode(bytes, { stream: true });
-    let cut: number;
-    while ((cut = buffer.search(/\r?\n\r?\n/)) >= 0) {
-      const block = buffer.slice(0, cut);
-      buffer = buffer.slice(cut + (buffer[cut] === '\r' ? 4 : 2));
+    let sep: RegExpExecArray | null;
+    while ((sep = /\r?\n\r?\n/.exec(buffer)) !== null) {
+      const block = buffer.slice(0, sep.index);
+      buffer = buffer.slice(sep.index + sep[0].length);
       const data = block
         .split(/\r?\n/)
         .filter((l) => l.startsWith('data:'))
