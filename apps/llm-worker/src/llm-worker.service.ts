@@ -63,7 +63,7 @@ export class LlmWorkerService implements OnApplicationBootstrap, OnApplicationSh
   async onApplicationBootstrap(): Promise<void> {
     const wanted = new Set(splitList(this.env.WORKER_MODELS));
     const models = loadModelsFile(this.env.MODELS_FILE).filter(
-      (m) => m.backend === 'llama.cpp' && (wanted.size === 0 || wanted.has(m.name)),
+      (m): m is LlamaCppModelDescriptor => m.backend === 'llama.cpp' && (wanted.size === 0 || wanted.has(m.name)),
     );
     for (const name of wanted) {
       if (!models.some((m) => m.name === name)) throw new Error(`WORKER_MODELS names '${name}', which the models file lacks`);

@@ -16,10 +16,9 @@ import {
   type LlmJobData,
   type WorkerModelState,
 } from '@switchyard/contracts';
-import { createRedis, Logger } from '@switchyard/runtime';
+import { createRedis, JobEventsPublisher, Logger } from '@switchyard/runtime';
 import { CancelListener } from './cancel-listener';
 import { GenerationRejected, PromptBuilder, cachedPrefix, runGeneration } from './generation';
-import { JobEventsPublisher } from './job-events.publisher';
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, NodeLlamaCppModule } from './node-llama-cpp';
 
 export interface ModelHostDeps {

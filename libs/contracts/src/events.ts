@@ -2,6 +2,7 @@
  * Backend-neutral events a worker emits for one job. The gateway alone turns them into OpenAI's
  * wire format. Every event carries `seq`, starting at 0 and increasing by one, so gaps are detectable.
  */
+import type { ResultEvent } from './onnx-jobs';
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';
 
@@ -84,9 +85,9 @@ export interface ErrorEvent {
   param: string | null;
 }
 
-export type JobEvent = StartEvent | DeltaEvent | DoneEvent | ErrorEvent;
+export type JobEvent = StartEvent | DeltaEvent | DoneEvent | ErrorEvent | ResultEvent;
 
 /** True for the events after which no more events come for the job. */
-export function isTerminalEvent(event: JobEvent): event is DoneEvent | ErrorEvent {
-  return event.type === 'done' || event.type === 'error';
+export function isTerminalEvent(event: JobEvent): event is DoneEvent | ErrorEvent | ResultEvent {
+  return event.type === 'done' || event.type === 'error' || event.type === 'result';
 }

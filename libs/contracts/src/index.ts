@@ -4,3 +4,5 @@ export * from './jobs';
 export * from './events';
 export * from './models';
 export * from './control';
+export * from './onnx-models';
+export * from './onnx-jobs';

@@ -2,6 +2,7 @@
  * Model descriptors: what the models file says about each model, after validation and defaults.
  */
 import type { Backend } from './queues';
+import type { OnnxModelDescriptor } from './onnx-models';
 
 export interface LlamaCppModelDescriptor {
   name: string;
@@ -29,7 +30,7 @@ export interface LlamaCppModelDescriptor {
   ownedBy: string;
 }
 
-export type ModelDescriptor = LlamaCppModelDescriptor;
+export type ModelDescriptor = LlamaCppModelDescriptor | OnnxModelDescriptor;
 
 export interface WorkerModelState {
   name: string;

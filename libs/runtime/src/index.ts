@@ -6,3 +6,5 @@ export * from './logger';
 export * from './shutdown';
 export * from './duration';
 export * from './processes';
+export * from './onnx-models-file';
+export * from './job-events.publisher';

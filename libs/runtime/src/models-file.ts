@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse } from 'yaml';
-import type { ModelDescriptor } from '@switchyard/contracts';
+import type { LlamaCppModelDescriptor, ModelDescriptor } from '@switchyard/contracts';
+import { parseOnnxEntry } from './onnx-models-file';
 import { parseDurationMs } from './duration';
 
 export class ModelsFileError extends Error {}
@@ -38,8 +39,9 @@ function parseEntry(entry: unknown, index: number, baseDir: string, created: num
     throw new ModelsFileError(`${at}: 'aliases' must be a list of names`);
   }
   const backend = e.backend ?? 'llama.cpp';
+  if (backend === 'onnx') return parseOnnxEntry(e, { name, aliases: aliases as string[], at, baseDir, created, fail: (m) => new ModelsFileError(m) });
   if (backend !== 'llama.cpp') {
-    throw new ModelsFileError(`${at}: unknown backend '${String(backend)}' (supported: llama.cpp)`);
+    throw new ModelsFileError(`${at}: unknown backend '${String(backend)}' (supported: llama.cpp, onnx)`);
   }
   if (typeof e.path !== 'string' || e.path.length === 0) {
     throw new ModelsFileError(`${at}: 'path' (the GGUF file) is required`);
@@ -68,7 +70,7 @@ function parseEntry(entry: unknown, index: number, baseDir: string, created: num
     contextSize: int(e, 'context_size', at, 4096, 16, 1 << 20),
     parallel: int(e, 'parallel', at, 1, 1, 256),
     threads: int(e, 'threads', at, 1, 1, 1024),
-    gpuLayers: gpu as ModelDescriptor['gpuLayers'],
+    gpuLayers: gpu as LlamaCppModelDescriptor['gpuLayers'],
     maxQueue: int(e, 'max_queue', at, 64, 0, 1_000_000),
     autoLoad: bool('auto_load', true),
     preload: bool('preload', true),
