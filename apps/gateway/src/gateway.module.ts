@@ -5,6 +5,7 @@ import { AdminController } from './admin.controller';
 import { ApiKeyGuard } from './api-key.guard';
 import { ChatCompletionsController } from './chat-completions.controller';
 import { CompletionsController } from './completions.controller';
+import { EmbeddingsController } from './embeddings.controller';
 import { GATEWAY_ENV, type GatewayEnv } from './gateway-config';
 import { HealthController } from './health.controller';
 import { InferenceService } from './inference.service';
@@ -12,13 +13,24 @@ import { JobEventsSubscriber } from './job-events.subscriber';
 import { ModelCatalogService } from './model-catalog.service';
 import { ModelControlService } from './model-control.service';
 import { ModelsController } from './models.controller';
+import { ModerationsController } from './moderations.controller';
 import { OpenAIErrorFilter } from './openai-error.filter';
 import { RedisConnections } from './redis-connections';
 import { RedisSubscriptions } from './redis-subscriptions';
+import { RerankController } from './rerank.controller';
 import { WorkerRegistry } from './worker-registry.service';
 
 @Module({
-  controllers: [ModelsController, ChatCompletionsController, CompletionsController, AdminController, HealthController],
+  controllers: [
+    ModelsController,
+    ChatCompletionsController,
+    CompletionsController,
+    EmbeddingsController,
+    ModerationsController,
+    RerankController,
+    AdminController,
+    HealthController,
+  ],
   providers: [
     RedisConnections,
     WorkerRegistry,

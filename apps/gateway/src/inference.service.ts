@@ -9,14 +9,19 @@ import { randomUUID } from 'node:crypto';
 import {
   LLM_JOB_OPTIONS,
   REDIS_PREFIX,
+  TASK_JOB_OPTIONS,
   jobCancelChannel,
   jobCancelKey,
   llmQueueName,
+  onnxQueueName,
   type DeltaEvent,
   type StartEvent,
   type DoneEvent,
   type LlmJobData,
   type ModelDescriptor,
+  type ResultEvent,
+  type TaskJobData,
+  type TaskResult,
 } from '@switchyard/contracts';
 import { Logger } from '@switchyard/runtime';
 import { GATEWAY_ENV, type GatewayEnv } from './gateway-config';
@@ -31,12 +36,15 @@ export interface IndexedEvent {
   event: StartEvent | DeltaEvent | DoneEvent;
 }
 
+/** What a job on any queue may carry: a generation or a task answered by one result. */
+type QueuedJobData = LlmJobData | TaskJobData;
+
 /** Silence after which the gateway checks the replay log and the worker's heartbeat. */
 const IDLE_CHECK_MS = 2000;
 
 @Injectable()
 export class InferenceService implements OnApplicationShutdown {
-  private readonly queues = new Map<string, Queue<LlmJobData>>();
+  private readonly queues = new Map<string, Queue<QueuedJobData>>();
   private readonly log = new Logger('gateway.inference');
 
   constructor(
@@ -49,6 +57,9 @@ export class InferenceService implements OnApplicationShutdown {
 
   /** Runs every job (e.g. one per prompt or per choice) and merges their events, tagged by index. */
   async *generate(model: ModelDescriptor, jobs: LlmJobData[], signal: AbortSignal): AsyncGenerator<IndexedEvent> {
+    if (model.backend === 'onnx') {
+      throw OpenAIError.badRequest(`The model '${model.name}' is a ${model.task} model and cannot generate text.`, 'model', 'model_not_supported');
+    }
     // Subscribing overlaps with the admission checks: both are round trips to Redis.
     const ids = jobs.map(() => randomUUID());
     const subscribing = Promise.allSettled(ids.map((id) => this.subscriber.open(id)));
@@ -70,6 +81,22 @@ export class InferenceService implements OnApplicationShutdown {
       // A run that never started has no finally of its own to release its subscription.
       await Promise.allSettled(readers.map((r) => r.close()));
     }
+  }
+
+  /**
+   * Runs one task job (embeddings, classification, rerank) and returns its result, with the same
+   * admission, subscribe-then-enqueue, cancellation and worker-loss handling as generations.
+   */
+  async runTask(model: ModelDescriptor, data: TaskJobData, signal: AbortSignal): Promise<{ result: TaskResult; workerId: string }> {
+    const [reader, admitted] = await Promise.allSettled([this.subscriber.open(randomUUID()), this.admit(model, 1, signal)]);
+    if (reader.status === 'rejected' || admitted.status === 'rejected') {
+      if (reader.status === 'fulfilled') await reader.value.close();
+      throw admitted.status === 'rejected' ? admitted.reason : (reader as PromiseRejectedResult).reason;
+    }
+    for await (const event of this.follow(model, data, signal, reader.value)) {
+      if (event.type === 'result') return { result: event.result, workerId: event.workerId };
+    }
+    throw new OpenAIError(499, 'The request was cancelled.', 'invalid_request_error', 'request_cancelled');
   }
 
   /** Interleaves several runs' events as they come; closing it closes (and so cancels) them all. */
@@ -110,7 +137,7 @@ export class InferenceService implements OnApplicationShutdown {
         { 'Retry-After': '5' },
       );
     }
-    const waiting = await this.queue(model.name).getWaitingCount();
+    const waiting = await this.queue(model).getWaitingCount();
     if (waiting + jobs > model.maxQueue) {
       throw new OpenAIError(
         429,
@@ -130,13 +157,30 @@ export class InferenceService implements OnApplicationShutdown {
     index: number,
     reader: JobEventReader,
   ): AsyncGenerator<IndexedEvent> {
-    const queue = this.queue(model.name);
+    for await (const event of this.follow(model, data, signal, reader)) {
+      if (event.type === 'result') throw OpenAIError.internal();
+      yield { index, event };
+    }
+  }
+
+  /**
+   * Enqueues one job and yields its events in order until the last one; an error event becomes an
+   * OpenAIError. Leaving early cancels the job.
+   */
+  private async *follow(
+    model: ModelDescriptor,
+    data: QueuedJobData,
+    signal: AbortSignal,
+    reader: JobEventReader,
+  ): AsyncGenerator<StartEvent | DeltaEvent | DoneEvent | ResultEvent> {
+    const queue = this.queue(model);
     const jobId = reader.jobId;
     const interrupt = (): void => reader.interrupt();
     signal.addEventListener('abort', interrupt);
     let finished = false;
     try {
-      await queue.add(data.kind, { ...data, enqueuedAt: Date.now() }, { ...LLM_JOB_OPTIONS, jobId });
+      const options = data.kind === 'chat' || data.kind === 'completion' ? LLM_JOB_OPTIONS : TASK_JOB_OPTIONS;
+      await queue.add(data.kind, { ...data, enqueuedAt: Date.now() }, { ...options, jobId });
       let waitingSince = Date.now();
       let workerId: string | undefined;
       let streamed = false;
@@ -174,15 +218,16 @@ export class InferenceService implements OnApplicationShutdown {
         switch (event.type) {
           case 'start':
             workerId = event.workerId;
-            yield { index, event };
+            yield event;
             break;
           case 'delta':
             streamed = true;
-            yield { index, event };
+            yield event;
             break;
           case 'done':
+          case 'result':
             finished = true;
-            yield { index, event };
+            yield event;
             return;
           case 'error':
             finished = true;
@@ -196,7 +241,7 @@ export class InferenceService implements OnApplicationShutdown {
     }
   }
 
-  private async removeWaiting(queue: Queue<LlmJobData>, jobId: string): Promise<boolean> {
+  private async removeWaiting(queue: Queue<QueuedJobData>, jobId: string): Promise<boolean> {
     try {
       return (await queue.remove(jobId)) === 1;
     } catch {
@@ -205,7 +250,7 @@ export class InferenceService implements OnApplicationShutdown {
   }
 
   /** The cancel flag covers a worker that takes the job before it sees the PUBLISH. */
-  private async cancel(queue: Queue<LlmJobData>, jobId: string): Promise<void> {
+  private async cancel(queue: Queue<QueuedJobData>, jobId: string): Promise<void> {
     try {
       if (await this.removeWaiting(queue, jobId)) return;
       await this.redis.command.multi().set(jobCancelKey(jobId), '1', 'EX', 600).publish(jobCancelChannel(jobId), '1').exec();
@@ -214,11 +259,13 @@ export class InferenceService implements OnApplicationShutdown {
     }
   }
 
-  private queue(model: string): Queue<LlmJobData> {
-    let q = this.queues.get(model);
+  /** The model's queue: ONNX models have their own; everything else goes to the llm worker. */
+  private queue(model: ModelDescriptor): Queue<QueuedJobData> {
+    const name = model.backend === 'onnx' ? onnxQueueName(model.name) : llmQueueName(model.name);
+    let q = this.queues.get(name);
     if (!q) {
-      q = new Queue<LlmJobData>(llmQueueName(model), { connection: this.redis.command, prefix: REDIS_PREFIX });
-      this.queues.set(model, q);
+      q = new Queue<QueuedJobData>(name, { connection: this.redis.command, prefix: REDIS_PREFIX });
+      this.queues.set(name, q);
     }
     return q;
   }

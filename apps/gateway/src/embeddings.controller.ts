@@ -1,0 +1,43 @@
+/**
+ * POST /v1/embeddings: text or token-id inputs → vectors, as floats or base64 float32.
+ */
+import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { CreateEmbeddingDto } from './dto/create-embedding.dto';
+import { InferenceService } from './inference.service';
+import { ModelCatalogService } from './model-catalog.service';
+import { clientGone } from './response-writer';
+import { embeddingsResponse } from './task-format';
+import { requireTaskModel } from './task-models';
+
+@Controller('v1/embeddings')
+export class EmbeddingsController {
+  constructor(
+    private readonly catalog: ModelCatalogService,
+    private readonly inference: InferenceService,
+  ) {}
+
+  @Post()
+  @HttpCode(200)
+  async create(@Body() dto: CreateEmbeddingDto, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<object> {
+    const model = requireTaskModel(this.catalog, dto.model, 'embeddings');
+    const input = dto.input;
+    // A flat array of numbers is one tokenized input; any other array is a list of inputs.
+    const inputs = typeof input === 'string' ? [input] : input.every((x) => typeof x === 'number') ? [input as number[]] : (input as Array<string | number[]>);
+    const { result, workerId } = await this.inference.runTask(
+      model,
+      {
+        kind: 'embeddings',
+        model: model.name,
+        inputs,
+        ...(dto.dimensions != null ? { dimensions: dto.dimensions } : {}),
+        truncate: dto.truncate === true,
+        enqueuedAt: Date.now(),
+      },
+      clientGone(req, res).signal,
+    );
+    if (result.kind !== 'embeddings') throw new Error(`expected an embeddings result, got ${result.kind}`);
+    res.setHeader('X-Switchyard-Worker', workerId);
+    return embeddingsResponse(dto.model, result, dto.encoding_format ?? 'float');
+  }
+}
