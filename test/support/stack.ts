@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Redis from 'ioredis';
 import { freePort, startApp as spawnApp, startLocalRedis, stopProcess as stopChild, waitUntil as waitFor, type AppName, type LocalRedis } from '@switchyard/runtime';
-import { generateLlamaModel, type GenerateLlamaModelOptions } from '@switchyard/model-gen';
+import { generateBertModel, generateLlamaModel, type GenerateBertModelOptions, type GenerateLlamaModelOptions } from '@switchyard/model-gen';
 
 export const ROOT = resolve(__dirname, '../..');
 export const SHARED_MODELS = process.env.SWITCHYARD_SHARED_MODELS ?? resolve(ROOT, '../shared/models');
@@ -26,6 +26,37 @@ export async function tinyModel(name: string, options: Omit<GenerateLlamaModelOp
     renameSync(tmp, path);
   }
   return path;
+}
+
+/** Generates (once per machine, cached by name) a tiny random-weight ONNX model folder. */
+export function tinyOnnxModel(name: string, options: Omit<GenerateBertModelOptions, 'dir'>): string {
+  const dir = join(CACHE, 'onnx', name);
+  if (!existsSync(join(dir, 'onnx', 'model.onnx'))) {
+    mkdirSync(join(CACHE, 'onnx'), { recursive: true });
+    generateBertModel({ ...options, dir });
+  }
+  return dir;
+}
+
+/** An `backend: onnx` entry of the models file (snake_case fields as written there). */
+export interface OnnxModelEntry {
+  name: string;
+  path: string;
+  task: 'embeddings' | 'classifier' | 'reranker';
+  aliases?: string[];
+  context_size?: number;
+  parallel?: number;
+  threads?: number;
+  max_batch?: number;
+  batch_wait_ms?: number;
+  pooling?: 'mean' | 'cls';
+  normalize?: boolean;
+  matryoshka?: boolean;
+  categories?: Record<string, string[]>;
+  threshold?: number;
+  preload?: boolean;
+  auto_load?: boolean;
+  max_queue?: number;
 }
 
 export interface ModelEntry {
@@ -49,6 +80,10 @@ export interface StackOptions {
   noWorker?: boolean;
   /** Number of llm workers (default 1), with ids worker-0, worker-1, ... */
   workers?: number;
+  /** ONNX models, served by onnx workers (ids onnx-0, ...). */
+  onnxModels?: OnnxModelEntry[];
+  /** Number of onnx workers (default 1 when there are onnx models). */
+  onnxWorkers?: number;
 }
 
 export interface Stack {
@@ -61,6 +96,8 @@ export interface Stack {
   logs: string[];
   /** Starts one more llm worker with this id. */
   addWorker(id: string, env?: Record<string, string>): ChildProcess;
+  /** Starts one more onnx worker with this id. */
+  addOnnxWorker(id: string, env?: Record<string, string>): ChildProcess;
   stop(): Promise<void>;
 }
 
@@ -84,6 +121,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     if (m.auto_load !== undefined) yaml.push(`    auto_load: ${m.auto_load}`);
     if (m.keep_alive !== undefined) yaml.push(`    keep_alive: ${JSON.stringify(m.keep_alive)}`);
   }
+  for (const m of options.onnxModels ?? []) {
+    const { name, ...fields } = m;
+    yaml.push(`  - name: ${JSON.stringify(name)}`, '    backend: onnx');
+    for (const [key, value] of Object.entries(fields)) yaml.push(`    ${key}: ${JSON.stringify(value)}`);
+  }
   writeFileSync(modelsFile, yaml.join('\n') + '\n');
   const redis = await startLocalRedis();
   const port = await freePort();
@@ -105,6 +147,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       stack.worker ??= child;
       return child;
     },
+    addOnnxWorker: (id, env = {}) => {
+      const child = startApp('onnx-worker', { ...common, WORKER_ID: id, ...env }, logs);
+      workers.push(child);
+      return child;
+    },
     stop: async () => {
       await Promise.all([stopChild(stack.gateway), ...workers.map((w) => stopChild(w))]);
       await redis.stop();
@@ -112,11 +159,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   };
   const count = options.noWorker ? 0 : (options.workers ?? 1);
   for (let i = 0; i < count; i++) stack.addWorker(`worker-${i}`);
+  const onnxCount = options.onnxWorkers ?? ((options.onnxModels?.length ?? 0) > 0 ? 1 : 0);
+  for (let i = 0; i < onnxCount; i++) stack.addOnnxWorker(`onnx-${i}`);
   const worker = stack.worker;
   try {
     await waitFor(async () => (await fetch(`${baseUrl}/health`)).ok, 20_000, 'the gateway', logs);
     const preloaded = options.models.filter((m) => m.preload !== false).map((m) => m.name);
     if (worker && preloaded.length > 0) await waitForWorker(stack, preloaded, count);
+    const onnxPreloaded = (options.onnxModels ?? []).filter((m) => m.preload !== false).map((m) => m.name);
+    if (onnxCount > 0 && onnxPreloaded.length > 0) await waitForWorker(stack, onnxPreloaded, onnxCount);
   } catch (err) {
     await stack.stop();
     throw err;
