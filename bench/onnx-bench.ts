@@ -1,0 +1,213 @@
+/**
+ * Embeddings throughput, in one run: requests per second for
+ *
+ * - **direct**: onnxruntime-node called in this process on the same model file (tokenized with the
+ *   same tokenizer, the same threads): one request = one `session.run` of one input; at concurrency
+ *   32, 32 such runs are in flight at once. Also "direct, batched": the same inputs 32 to a run,
+ *   which is the ceiling dynamic batching can approach.
+ * - **gateway**: `POST /v1/embeddings` through the whole stack (HTTP gateway → BullMQ/Redis → onnx
+ *   worker → Redis → HTTP), with dynamic batching (`max_batch: 32`) and without (`max_batch: 1`,
+ *   the same model file loaded a second time under another name),
+ *
+ * at concurrency 1 and 32 (closed loop: each client sends its next request when the last answered).
+ * Phases run one after another and are repeated `--runs` times; the report gives medians.
+ *
+ *   npm run bench:onnx -- [--shape minilm-l6|tiny] [--threads N] [--runs N] [--requests N] [--markdown FILE]
+ */
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import Redis from 'ioredis';
+import * as ort from 'onnxruntime-node';
+import { BERT_SHAPES, generateBertModel, type BertShapeName } from '@switchyard/model-gen';
+import { freePort, startApp, startLocalRedis, stopProcess, waitUntil } from '@switchyard/runtime';
+import { fmt, median } from './bench-stats';
+
+const ROOT = resolve(__dirname, '..', '..');
+const MINILM_TOKENIZER = resolve(ROOT, '../shared/models/tokenizers/minilm');
+const MAX_BATCH = 32;
+
+const SENTENCES = [
+  'the little girl went to the park with her dog',
+  'a big red ball was in the garden',
+  'once upon a time there was a king who lived in a house by the river',
+  'she wanted to play with the cat',
+  'the sun was hot and the sky was blue',
+  'he found a magic book in the forest',
+  'they had fun together and then went home',
+  'what is the best way to learn to read',
+];
+
+interface Args {
+  shape: BertShapeName;
+  threads: number;
+  runs: number;
+  /** Requests per client per phase at concurrency 32 (concurrency 1 sends 4× as many). */
+  requests: number;
+  markdown?: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { shape: 'minilm-l6', threads: 1, runs: 3, requests: 8 };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = argv[++i];
+    if (value === undefined) throw new Error(`${flag} needs a value`);
+    if (flag === '--shape') {
+      if (!(value in BERT_SHAPES)) throw new Error(`unknown shape '${value}'`);
+      args.shape = value as BertShapeName;
+    } else if (flag === '--threads') args.threads = Number(value);
+    else if (flag === '--runs') args.runs = Number(value);
+    else if (flag === '--requests') args.requests = Number(value);
+    else if (flag === '--markdown') args.markdown = value;
+    else throw new Error(`unknown argument '${flag}'`);
+  }
+  return args;
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[onnx-bench] ${msg}\n`);
+}
+
+/** Runs `total` calls of `one` with `concurrency` in flight; returns calls per second. */
+async function closedLoop(concurrency: number, total: number, one: (i: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) await one(next++);
+    }),
+  );
+  return (total / (performance.now() - t0)) * 1000;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const useMiniLm = existsSync(join(MINILM_TOKENIZER, 'tokenizer.json'));
+  const dir = join(ROOT, '.bench', `onnx-${args.shape}-embeddings`);
+  const t0 = Date.now();
+  const model = generateBertModel({ dir, task: 'embeddings', shape: args.shape, seed: 1, tokenizerDir: useMiniLm ? MINILM_TOKENIZER : undefined });
+  log(`generated ${dir} (${(model.params / 1e6).toFixed(1)}M params, ${(model.bytes / 1048576).toFixed(0)} MiB) in ${Date.now() - t0} ms`);
+
+  // Direct side: the same tokenizer (transformers.js) and onnxruntime-node on the same file.
+  const lib = await import('@huggingface/transformers');
+  lib.env.allowRemoteModels = false;
+  const tokenizer = await lib.AutoTokenizer.from_pretrained(dir, { local_files_only: true });
+  const session = await ort.InferenceSession.create(join(dir, 'onnx', 'model.onnx'), { intraOpNumThreads: args.threads, interOpNumThreads: 1 });
+  const texts = (n: number, tag: string): string[] => Array.from({ length: n }, (_, i) => `${SENTENCES[i % SENTENCES.length]} ${tag} ${i}`);
+  const runDirect = async (batch: string[]): Promise<void> => {
+    const enc = tokenizer(batch, { padding: true, truncation: true, return_token_type_ids: true }) as unknown as Record<string, { data: BigInt64Array; dims: number[] }>;
+    const feed: Record<string, ort.Tensor> = {};
+    for (const name of ['input_ids', 'attention_mask', 'token_type_ids']) feed[name] = new ort.Tensor('int64', enc[name].data, enc[name].dims);
+    const out = await session.run(feed);
+    if (!out.last_hidden_state) throw new Error('no output');
+  };
+
+  // Gateway side: redis, gateway and one onnx worker, the model under two names.
+  const work = mkdtempSync(join(tmpdir(), 'switchyard-onnx-bench-'));
+  const modelsFile = join(work, 'models.yaml');
+  const entry = (name: string, maxBatch: number): string[] => [
+    `  - name: ${name}`,
+    '    backend: onnx',
+    '    task: embeddings',
+    `    path: ${JSON.stringify(dir)}`,
+    `    threads: ${args.threads}`,
+    `    max_batch: ${maxBatch}`,
+    '    parallel: 64',
+    '    max_queue: 10000',
+  ];
+  writeFileSync(modelsFile, ['models:', ...entry('batched', MAX_BATCH), ...entry('unbatched', 1), ''].join('\n'));
+  const redis = await startLocalRedis();
+  const port = await freePort();
+  const logs: string[] = [];
+  const env = { REDIS_URL: redis.url, MODELS_FILE: modelsFile, LOG_LEVEL: 'warn' };
+  const gateway = startApp(ROOT, 'gateway', { ...env, PORT: String(port), HOST: '127.0.0.1' }, logs);
+  const worker = startApp(ROOT, 'onnx-worker', env, logs);
+  const baseUrl = `http://127.0.0.1:${port}`;
+  try {
+    await waitUntil(async () => (await fetch(`${baseUrl}/health`)).ok, 30_000, 'the gateway', logs);
+    const r = new Redis(redis.url);
+    await waitUntil(
+      async () => {
+        for (const id of await r.smembers('switchyard:workers')) {
+          const hb = JSON.parse((await r.get(`switchyard:worker:${id}`)) ?? '{"models":[]}') as { models: Array<{ state: string }> };
+          if (hb.models.filter((m) => m.state === 'ready').length === 2) return true;
+        }
+        return false;
+      },
+      120_000,
+      'the onnx worker',
+      logs,
+    );
+    r.disconnect();
+    const embed = async (name: string, input: string): Promise<void> => {
+      const res = await fetch(`${baseUrl}/v1/embeddings`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: name, input, encoding_format: 'base64' }),
+      });
+      if (res.status !== 200) throw new Error(`gateway answered ${res.status}: ${await res.text()}\n${logs.slice(-20).join('')}`);
+      await res.arrayBuffer();
+    };
+
+    type Phase = { name: string; concurrency: number; run: (total: number, tag: string) => Promise<number> };
+    const phases: Phase[] = [];
+    for (const c of [1, 32]) {
+      phases.push({ name: 'direct', concurrency: c, run: (total, tag) => { const t = texts(total, tag); return closedLoop(c, total, (i) => runDirect([t[i]])); } });
+      phases.push({ name: 'gateway, batching', concurrency: c, run: (total, tag) => { const t = texts(total, tag); return closedLoop(c, total, (i) => embed('batched', t[i])); } });
+      phases.push({ name: 'gateway, no batching', concurrency: c, run: (total, tag) => { const t = texts(total, tag); return closedLoop(c, total, (i) => embed('unbatched', t[i])); } });
+    }
+    phases.push({
+      name: `direct, ${MAX_BATCH} inputs per run`,
+      concurrency: 1,
+      run: async (total, tag) => {
+        const t = texts(total, tag);
+        const start = performance.now();
+        for (let i = 0; i < total; i += MAX_BATCH) await runDirect(t.slice(i, i + MAX_BATCH));
+        return (total / (performance.now() - start)) * 1000;
+      },
+    });
+    const total = (c: number): number => (c === 1 ? args.requests * 4 : args.requests * c);
+    log('warm-up');
+    for (const p of phases) await p.run(Math.min(total(p.concurrency), 64), 'warmup');
+    const results = new Map<string, number[]>();
+    for (let run = 0; run < args.runs; run++) {
+      for (const p of phases) {
+        const key = `${p.name}|${p.concurrency}`;
+        const rps = await p.run(total(p.concurrency), `run${run}`);
+        results.set(key, [...(results.get(key) ?? []), rps]);
+        log(`run ${run + 1}/${args.runs}: ${p.name}, c=${p.concurrency}: ${fmt(rps)} req/s`);
+      }
+    }
+    const med = (name: string, c: number): number => median(results.get(`${name}|${c}`) ?? []);
+    const rows = phases.map((p) => {
+      const all = results.get(`${p.name}|${p.concurrency}`) ?? [];
+      return `| ${p.name} | ${p.concurrency} | ${fmt(med(p.name, p.concurrency))} | ${fmt(Math.min(...all))}–${fmt(Math.max(...all))} |`;
+    });
+    const md = [
+      `Model: random-weight BERT encoder, ${args.shape} shape (${(model.params / 1e6).toFixed(1)}M params, ${useMiniLm ? 'MiniLM WordPiece tokenizer' : 'generated tokenizer'}), ` +
+        `threads ${args.threads}; inputs of 10-20 tokens; ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}); ${args.runs} runs, medians (min–max).`,
+      '',
+      '| side | concurrency | requests/s | range |',
+      '|---|---|---|---|',
+      ...rows,
+      '',
+      `- dynamic batching at concurrency 32: **${fmt(med('gateway, batching', 32) / med('gateway, no batching', 32), 2)}×** the throughput without it ` +
+        `(at concurrency 1: ${fmt(med('gateway, batching', 1) / med('gateway, no batching', 1), 2)}×).`,
+      `- gateway with batching vs direct (one run per request): ${fmt(med('gateway, batching', 1) / med('direct', 1), 2)}× at concurrency 1, ` +
+        `${fmt(med('gateway, batching', 32) / med('direct', 32), 2)}× at concurrency 32; vs direct with ${MAX_BATCH} inputs per run: ` +
+        `${fmt(med('gateway, batching', 32) / med(`direct, ${MAX_BATCH} inputs per run`, 1), 2)}×.`,
+    ].join('\n');
+    process.stdout.write(`${md}\n`);
+    if (args.markdown) writeFileSync(args.markdown, `${md}\n`);
+  } finally {
+    await session.release();
+    await Promise.all([stopProcess(gateway), stopProcess(worker)]);
+    await redis.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`onnx-bench: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
