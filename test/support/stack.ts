@@ -70,6 +70,8 @@ export interface ModelEntry {
   preload?: boolean;
   auto_load?: boolean;
   keep_alive?: string | number;
+  /** A GGUF embedding model (served by /v1/embeddings). */
+  embedding?: boolean;
 }
 
 export interface StackOptions {
@@ -120,6 +122,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     if (m.preload !== undefined) yaml.push(`    preload: ${m.preload}`);
     if (m.auto_load !== undefined) yaml.push(`    auto_load: ${m.auto_load}`);
     if (m.keep_alive !== undefined) yaml.push(`    keep_alive: ${JSON.stringify(m.keep_alive)}`);
+    if (m.embedding !== undefined) yaml.push(`    embedding: ${m.embedding}`);
   }
   for (const m of options.onnxModels ?? []) {
     const { name, ...fields } = m;

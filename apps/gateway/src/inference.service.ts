@@ -57,8 +57,9 @@ export class InferenceService implements OnApplicationShutdown {
 
   /** Runs every job (e.g. one per prompt or per choice) and merges their events, tagged by index. */
   async *generate(model: ModelDescriptor, jobs: LlmJobData[], signal: AbortSignal): AsyncGenerator<IndexedEvent> {
-    if (model.backend === 'onnx') {
-      throw OpenAIError.badRequest(`The model '${model.name}' is a ${model.task} model and cannot generate text.`, 'model', 'model_not_supported');
+    if (model.backend === 'onnx' || model.embedding === true) {
+      const what = model.backend === 'onnx' ? `a ${model.task}` : 'an embedding';
+      throw OpenAIError.badRequest(`The model '${model.name}' is ${what} model and cannot generate text.`, 'model', 'model_not_supported');
     }
     // Subscribing overlaps with the admission checks: both are round trips to Redis.
     const ids = jobs.map(() => randomUUID());

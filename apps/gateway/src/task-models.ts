@@ -12,17 +12,21 @@ const ENDPOINT: Record<OnnxTask, string> = {
   reranker: 'rerank',
 };
 
-export function servesTask(model: ModelDescriptor, task: OnnxTask): model is OnnxModelDescriptor {
-  return model.backend === 'onnx' && model.task === task;
+/** ONNX models serve their task; GGUF models marked `embedding` serve embeddings (on the llm worker). */
+export function servesTask(model: ModelDescriptor, task: OnnxTask): boolean {
+  if (model.backend === 'onnx') return model.task === task;
+  return task === 'embeddings' && model.embedding === true;
 }
 
 /**
  * The named model (or, when the request names none, the first one configured for the task), checked
  * to serve the task.
  */
-export function requireTaskModel(catalog: ModelCatalogService, id: string | undefined, task: OnnxTask): OnnxModelDescriptor {
+export function requireTaskModel(catalog: ModelCatalogService, id: string | undefined, task: 'embeddings'): ModelDescriptor;
+export function requireTaskModel(catalog: ModelCatalogService, id: string | undefined, task: 'classifier' | 'reranker'): OnnxModelDescriptor;
+export function requireTaskModel(catalog: ModelCatalogService, id: string | undefined, task: OnnxTask): ModelDescriptor {
   if (id === undefined) {
-    const first = catalog.models.find((m): m is OnnxModelDescriptor => servesTask(m, task));
+    const first = catalog.models.find((m) => servesTask(m, task));
     if (!first) throw OpenAIError.badRequest(`No ${ENDPOINT[task]} model is configured; name one in 'model'.`, 'model', 'model_not_found');
     return first;
   }
@@ -35,5 +39,6 @@ export function requireTaskModel(catalog: ModelCatalogService, id: string | unde
 }
 
 function describeModel(model: ModelDescriptor): string {
-  return model.backend === 'onnx' ? `a ${model.task} model` : 'a text generation model';
+  if (model.backend === 'onnx') return `a ${model.task} model`;
+  return model.embedding ? 'an embedding model' : 'a text generation model';
 }

@@ -11,6 +11,7 @@ import {
   REDIS_PREFIX,
   jobCancelKey,
   llmQueueName,
+  type EmbeddingsJobData,
   type ErrorEvent,
   type LlamaCppModelDescriptor,
   type LlmJobData,
@@ -18,8 +19,12 @@ import {
 } from '@switchyard/contracts';
 import { createRedis, JobEventsPublisher, Logger } from '@switchyard/runtime';
 import { CancelListener } from './cancel-listener';
+import { runEmbeddings } from './embeddings';
 import { GenerationRejected, PromptBuilder, cachedPrefix, runGeneration } from './generation';
-import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, NodeLlamaCppModule } from './node-llama-cpp';
+import type { Llama, LlamaContext, LlamaContextSequence, LlamaEmbeddingContext, LlamaModel, NodeLlamaCppModule } from './node-llama-cpp';
+
+/** Jobs on an llm queue: generations, and embeddings for GGUF embedding models. */
+type HostJobData = LlmJobData | EmbeddingsJobData;
 
 export interface ModelHostDeps {
   lib: NodeLlamaCppModule;
@@ -38,9 +43,10 @@ type StopReason = 'unloaded';
 export class ModelHost {
   private model: LlamaModel | undefined;
   private context: LlamaContext | undefined;
+  private embedder: LlamaEmbeddingContext | undefined;
   private prompts: PromptBuilder | undefined;
   private readonly free: LlamaContextSequence[] = [];
-  private worker: Worker<LlmJobData> | undefined;
+  private worker: Worker<HostJobData> | undefined;
   private queueConnection: Redis | undefined;
   private state: WorkerModelState['state'] = 'loading';
   private error: string | undefined;
@@ -95,13 +101,14 @@ export class ModelHost {
     const started = Date.now();
     try {
       this.model = await this.deps.llama.loadModel({ modelPath: d.path, gpuLayers: d.gpuLayers });
-      this.context = await this.model.createContext({
+      if (d.embedding) this.embedder = await this.model.createEmbeddingContext({ contextSize: d.contextSize, threads: d.threads });
+      else this.context = await this.model.createContext({
         contextSize: d.contextSize,
         sequences: d.parallel,
         threads: d.threads,
         batchSize: Math.min(512, d.contextSize),
       });
-      for (let i = 0; i < d.parallel; i++) this.free.push(this.context.getSequence());
+      for (let i = 0; i < d.parallel && this.context; i++) this.free.push(this.context.getSequence());
       this.prompts = new PromptBuilder(this.deps.lib, this.model);
     } catch (err) {
       this.state = 'failed';
@@ -111,7 +118,7 @@ export class ModelHost {
       throw err;
     }
     this.queueConnection = createRedis(this.deps.redisUrl, `switchyard-llm-${this.deps.workerId}`);
-    this.worker = new Worker<LlmJobData>(llmQueueName(d.name), (job) => this.process(job), {
+    this.worker = new Worker<HostJobData>(llmQueueName(d.name), (job) => (job.data.kind === 'embeddings' ? this.embed(job as Job<EmbeddingsJobData>) : this.process(job as Job<LlmJobData>)), {
       connection: this.queueConnection,
       prefix: REDIS_PREFIX,
       concurrency: d.parallel,
@@ -198,6 +205,35 @@ export class ModelHost {
     }
   }
 
+  /** An embeddings job: one result event (or an error), for models loaded with `embedding: true`. */
+  private async embed(job: Job<EmbeddingsJobData>): Promise<void> {
+    const jobId = job.id!;
+    this.running.set(jobId, new AbortController());
+    let events: JobEventsPublisher | undefined;
+    try {
+      events = await JobEventsPublisher.forJob(this.deps.publisher, jobId, job.attemptsStarted > 1);
+      if (!this.embedder) {
+        throw new GenerationRejected(`The model '${this.name}' is not an embedding model.`, 'model_not_supported', 'model');
+      }
+      void events.emit({ type: 'start', workerId: this.deps.workerId, promptTokens: 0 });
+      const result = await runEmbeddings(this.embedder, this.model!, this.descriptor.contextSize, job.data);
+      await events.emit({ type: 'result', workerId: this.deps.workerId, result });
+    } catch (err) {
+      const rejected = err instanceof GenerationRejected;
+      if (!rejected) this.log.error('embedding failed', { jobId, error: (err as Error).stack ?? String(err) });
+      await events
+        ?.emit(
+          rejected
+            ? { type: 'error', status: 400, errorType: 'invalid_request_error', message: err.message, code: err.code, param: err.param }
+            : { type: 'error', status: 500, errorType: 'server_error', message: 'The model failed while embedding this input.', code: 'embedding_failed', param: null },
+        )
+        .catch(() => undefined);
+    } finally {
+      this.running.delete(jobId);
+      this.lastUsed = Date.now();
+    }
+  }
+
   /** The free sequence whose cache shares the longest prefix with the prompt. */
   private takeSequence(tokens: Parameters<typeof cachedPrefix>[1]): LlamaContextSequence {
     if (this.free.length === 0) throw new Error('no free sequence (concurrency exceeds parallel slots)');
@@ -243,6 +279,8 @@ export class ModelHost {
 
   private async disposeModel(): Promise<void> {
     await this.context?.dispose();
+    await this.embedder?.dispose();
+    this.embedder = undefined;
     await this.model?.dispose();
     this.context = undefined;
     this.model = undefined;

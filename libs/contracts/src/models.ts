@@ -28,6 +28,8 @@ export interface LlamaCppModelDescriptor {
   /** Epoch seconds the entry was read, reported as `created` in /v1/models. */
   created: number;
   ownedBy: string;
+  /** An embedding model: served by /v1/embeddings (node-llama-cpp's embedding context), not chat. */
+  embedding?: boolean;
 }
 
 export type ModelDescriptor = LlamaCppModelDescriptor | OnnxModelDescriptor;

@@ -8,3 +8,4 @@ export * from './duration';
 export * from './processes';
 export * from './onnx-models-file';
 export * from './job-events.publisher';
+export * from './embedding-vectors';

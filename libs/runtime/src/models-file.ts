@@ -77,6 +77,7 @@ function parseEntry(entry: unknown, index: number, baseDir: string, created: num
     keepAliveMs,
     created,
     ownedBy: typeof e.owned_by === 'string' ? e.owned_by : 'switchyard',
+    ...(bool('embedding', false) ? { embedding: true } : {}),
   };
 }
 

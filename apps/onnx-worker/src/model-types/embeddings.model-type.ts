@@ -4,6 +4,7 @@
  * L2-normalized. Vectors travel as base64 little-endian float32, OpenAI's `base64` format.
  */
 import type { EmbeddingPooling, OnnxModelDescriptor } from '@switchyard/contracts';
+import { finishEmbedding, float32ToBase64 } from '@switchyard/runtime';
 import { BatchedEncoder, type Sequence } from './batched-encoder';
 import { TaskRejected, wrongKind, type ModelType } from './model-type';
 import type { Tensor } from '../transformers';
@@ -29,7 +30,7 @@ export const embeddingsModelType: ModelType = {
         const rows = await encoder.infer(sequences);
         return {
           kind: 'embeddings',
-          vectors: rows.map((row) => toBase64(finish(row, job.dimensions, descriptor.normalize))),
+          vectors: rows.map((row) => float32ToBase64(finishEmbedding(row, job.dimensions, descriptor.normalize))),
           promptTokens: sequences.reduce((n, s) => n + s.ids.length, 0),
         };
       },
@@ -64,22 +65,4 @@ export function pool(output: Tensor, batch: Sequence[], pooling: EmbeddingPoolin
     for (let h = 0; h < hidden; h++) vec[h] /= count;
     return vec;
   });
-}
-
-/** Shortens (Matryoshka) and L2-normalizes; a shortened vector is always re-normalized. */
-export function finish(vec: Float32Array, dimensions: number | undefined, normalize: boolean): Float32Array {
-  const out = dimensions === undefined ? vec : vec.slice(0, dimensions);
-  if (!normalize && dimensions === undefined) return out;
-  let sum = 0;
-  for (const v of out) sum += v * v;
-  const norm = Math.sqrt(sum);
-  if (norm > 0) for (let i = 0; i < out.length; i++) out[i] /= norm;
-  return out;
-}
-
-/** Little-endian float32 bytes, base64 (the byte order OpenAI's clients decode). */
-export function toBase64(vec: Float32Array): string {
-  const bytes = Buffer.alloc(vec.length * 4);
-  for (let i = 0; i < vec.length; i++) bytes.writeFloatLE(vec[i], i * 4);
-  return bytes.toString('base64');
 }
