@@ -101,14 +101,17 @@ export class ModelHost {
     const started = Date.now();
     try {
       this.model = await this.deps.llama.loadModel({ modelPath: d.path, gpuLayers: d.gpuLayers });
-      if (d.embedding) this.embedder = await this.model.createEmbeddingContext({ contextSize: d.contextSize, threads: d.threads });
-      else this.context = await this.model.createContext({
-        contextSize: d.contextSize,
-        sequences: d.parallel,
-        threads: d.threads,
-        batchSize: Math.min(512, d.contextSize),
-      });
-      for (let i = 0; i < d.parallel && this.context; i++) this.free.push(this.context.getSequence());
+      if (d.embedding) {
+        this.embedder = await this.model.createEmbeddingContext({ contextSize: d.contextSize, threads: d.threads });
+      } else {
+        this.context = await this.model.createContext({
+          contextSize: d.contextSize,
+          sequences: d.parallel,
+          threads: d.threads,
+          batchSize: Math.min(512, d.contextSize),
+        });
+        for (let i = 0; i < d.parallel; i++) this.free.push(this.context.getSequence());
+      }
       this.prompts = new PromptBuilder(this.deps.lib, this.model);
     } catch (err) {
       this.state = 'failed';
