@@ -248,6 +248,20 @@ describe('onnx worker: embeddings, moderations, rerank (e2e)', () => {
     });
   });
 
+  describe('fleet', () => {
+    it('unloads an onnx model by the admin API, and the next request loads it again on demand', async () => {
+      const unloaded = await post(stack, '/admin/models/tiny-rerank/unload', {});
+      expect(unloaded.status).toBe(200);
+      expect(unloaded.json.workers).toEqual(['onnx-0']);
+      const listed = (await client.models.list()).data.find((m) => m.id === 'tiny-rerank') as unknown as { state: string } | undefined;
+      expect(listed?.state).toBe('available');
+      const res = await post(stack, '/v1/rerank', { model: 'tiny-rerank', query: 'cat', documents: ['a cat', 'a dog'] });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-switchyard-worker')).toBe('onnx-0');
+      expect(res.json.results).toHaveLength(2);
+    });
+  });
+
   describe('rerank', () => {
     const query = 'where is the cat';
     const documents = ['the cat is in the house', 'a big red ball', 'the dog went to the park', 'cat', 'once upon a time'];

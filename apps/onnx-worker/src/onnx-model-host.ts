@@ -144,11 +144,12 @@ export class OnnxModelHost {
     await Promise.race([closing, new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs)))]);
     clearTimeout(timer);
     // Past the drain, disposing fails whatever is still queued; their jobs report the error.
+    const stats = this.served?.stats();
     await this.served?.dispose().catch((err: Error) => this.log.warn('dispose failed', { error: err.message }));
     await closing;
     await this.queueConnection?.quit().catch(() => undefined);
     this.served = undefined;
-    this.log.info('model unloaded');
+    this.log.info('model unloaded', { runs: stats?.runs, inputs: stats?.items, largestBatch: stats?.largest });
   }
 }
 

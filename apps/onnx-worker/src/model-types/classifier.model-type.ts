@@ -29,6 +29,7 @@ export const classifierModelType: ModelType = {
         };
       },
       poke: () => encoder.poke(),
+      stats: () => ({ ...encoder.stats }),
       dispose: () => encoder.dispose(),
     };
   },

@@ -35,6 +35,7 @@ export const embeddingsModelType: ModelType = {
         };
       },
       poke: () => encoder.poke(),
+      stats: () => ({ ...encoder.stats }),
       dispose: () => encoder.dispose(),
     };
   },

@@ -4,6 +4,7 @@
  * queues, events, heartbeats and lifecycle, so a new type is one file plus one registry line.
  */
 import type { OnnxModelDescriptor, TaskJobData, TaskResult } from '@switchyard/contracts';
+import type { BatcherStats } from '../dynamic-batcher';
 import type { TransformersModule } from '../transformers';
 
 export interface ModelTypeContext {
@@ -25,6 +26,8 @@ export interface ServedModel {
   run(job: TaskJobData, hooks: JobHooks): Promise<TaskResult>;
   /** Re-checks whether a waiting batch may start (a job left without joining). */
   poke(): void;
+  /** Model runs and inputs so far (inputs / runs = the mean batch size). */
+  stats(): BatcherStats;
   dispose(): Promise<void>;
 }
 

@@ -24,6 +24,7 @@ export const rerankerModelType: ModelType = {
         };
       },
       poke: () => encoder.poke(),
+      stats: () => ({ ...encoder.stats }),
       dispose: () => encoder.dispose(),
     };
   },
