@@ -16,7 +16,8 @@
  * more than 15% of a core during it. CPU time per request of the worker and of the whole stack
  * comes from /proc, and the worker's mean batch size from its own counters.
  *
- *   npm run bench:onnx -- [--shape minilm-l6|tiny] [--threads N] [--runs N] [--requests N] [--markdown FILE]
+ *   npm run bench:onnx -- [--shape minilm-l6|tiny] [--threads N] [--runs N] [--requests N] [--inputs sentences|queries]
+ *     [--markdown FILE]
  */
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -46,7 +47,11 @@ const SENTENCES = [
   'what is the best way to learn to read',
 ];
 
+/** Search-query-like inputs: 2-3 words, so a batch carries little padding. */
+const QUERIES = ['red ball', 'the cat', 'magic forest', 'little girl', 'blue sky', 'happy dog', 'old king', 'green tree'];
+
 interface Args {
+  inputs: 'sentences' | 'queries';
   shape: BertShapeName;
   threads: number;
   runs: number;
@@ -56,7 +61,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { shape: 'minilm-l6', threads: 1, runs: 3, requests: 8 };
+  const args: Args = { shape: 'minilm-l6', threads: 1, runs: 3, requests: 8, inputs: 'sentences' };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[++i];
@@ -68,6 +73,10 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--runs') args.runs = Number(value);
     else if (flag === '--requests') args.requests = Number(value);
     else if (flag === '--markdown') args.markdown = value;
+    else if (flag === '--inputs') {
+      if (value !== 'sentences' && value !== 'queries') throw new Error(`--inputs must be sentences or queries, got '${value}'`);
+      args.inputs = value;
+    }
     else throw new Error(`unknown argument '${flag}'`);
   }
   return args;
@@ -102,7 +111,10 @@ async function main(): Promise<void> {
   lib.env.allowRemoteModels = false;
   const tokenizer = await lib.AutoTokenizer.from_pretrained(dir, { local_files_only: true });
   const session = await ort.InferenceSession.create(join(dir, 'onnx', 'model.onnx'), { intraOpNumThreads: args.threads, interOpNumThreads: 1 });
-  const texts = (n: number, tag: string): string[] => Array.from({ length: n }, (_, i) => `${SENTENCES[i % SENTENCES.length]} ${tag} ${i}`);
+  const pool = args.inputs === 'queries' ? QUERIES : SENTENCES;
+  // Queries stay short (no tag); sentences get a distinct tail so no two requests are the same text.
+  const texts = (n: number, tag: string): string[] =>
+    Array.from({ length: n }, (_, i) => (args.inputs === 'queries' ? pool[i % pool.length] : `${pool[i % pool.length]} ${tag} ${i}`));
   const runDirect = async (batch: string[]): Promise<void> => {
     const enc = tokenizer(batch, { padding: true, truncation: true, return_token_type_ids: true }) as unknown as Record<string, { data: BigInt64Array; dims: number[] }>;
     const feed: Record<string, ort.Tensor> = {};
@@ -224,7 +236,7 @@ async function main(): Promise<void> {
     });
     const md = [
       `Model: random-weight BERT encoder, ${args.shape} shape (${(model.params / 1e6).toFixed(1)}M params, ${useMiniLm ? 'MiniLM WordPiece tokenizer' : 'generated tokenizer'}), ` +
-        `threads ${args.threads}; inputs of 10-20 tokens; ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}); ${args.runs} runs, medians (min–max).`,
+        `threads ${args.threads}; ${args.inputs === 'queries' ? 'query inputs of 4-5 tokens' : 'sentence inputs of 10-20 tokens'}; ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}); ${args.runs} runs, medians (min–max).`,
       '',
       '| side | concurrency | requests/s | range | CPU ms / request, inference process | CPU ms / request, gateway + worker + redis |',
       '|---|---|---|---|---|---|',

@@ -253,8 +253,11 @@ describe('onnx worker: embeddings, moderations, rerank (e2e)', () => {
       const unloaded = await post(stack, '/admin/models/tiny-rerank/unload', {});
       expect(unloaded.status).toBe(200);
       expect(unloaded.json.workers).toEqual(['onnx-0']);
-      const listed = (await client.models.list()).data.find((m) => m.id === 'tiny-rerank') as unknown as { state: string } | undefined;
-      expect(listed?.state).toBe('available');
+      // /v1/models reads heartbeats through a short cache: poll until it shows the unload.
+      const state = async (): Promise<string | undefined> =>
+        ((await client.models.list()).data.find((m) => m.id === 'tiny-rerank') as unknown as { state: string } | undefined)?.state;
+      for (let i = 0; i < 20 && (await state()) !== 'available'; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await state()).toBe('available');
       const res = await post(stack, '/v1/rerank', { model: 'tiny-rerank', query: 'cat', documents: ['a cat', 'a dog'] });
       expect(res.status).toBe(200);
       expect(res.headers.get('x-switchyard-worker')).toBe('onnx-0');
