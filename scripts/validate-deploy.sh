@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Engine-free validation of the container deployment files:
-#   docker-compose.yml, apps/gateway/Dockerfile, apps/llm-worker/Dockerfile,
+#   docker-compose.yml, apps/gateway/Dockerfile, apps/llm-worker/Dockerfile, apps/onnx-worker/Dockerfile,
 #   .dockerignore, models.docker.yaml
 #
 # Needs a Compose implementation for the schema check, but no running Docker
@@ -17,7 +17,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 COMPOSE_FILE=docker-compose.yml
 MODELS_YAML=models.docker.yaml
 # app name -> Dockerfile; entry point is dist/apps/<app>/src/main.js
-APPS=(gateway llm-worker)
+APPS=(gateway llm-worker onnx-worker)
 
 failures=0
 warnings=0
@@ -129,17 +129,21 @@ for app in "${APPS[@]}"; do
   if grep -Eq '^USER node$' "$df"; then ok "$df: runs as USER node"; else fail "$df: missing 'USER node'"; fi
 done
 
-# both Dockerfiles must share byte-identical build stages (one cached build)
-if [[ -f apps/gateway/Dockerfile && -f apps/llm-worker/Dockerfile ]]; then
-  a="$(shared_stages apps/gateway/Dockerfile)"; b="$(shared_stages apps/llm-worker/Dockerfile)"
-  if [[ -z "$a" || -z "$b" ]]; then
-    fail "shared build stage markers missing in a Dockerfile"
-  elif [[ "$a" == "$b" ]]; then
-    ok "shared deps/build stages identical in both Dockerfiles"
-  else
-    fail "shared deps/build stages differ between the Dockerfiles:"
-    diff <(printf '%s\n' "$a") <(printf '%s\n' "$b") >&2 || true
-  fi
+# all Dockerfiles must share byte-identical build stages (one cached build)
+if [[ -f apps/gateway/Dockerfile ]]; then
+  a="$(shared_stages apps/gateway/Dockerfile)"
+  for app in "${APPS[@]:1}"; do
+    [[ -f "apps/$app/Dockerfile" ]] || continue
+    b="$(shared_stages "apps/$app/Dockerfile")"
+    if [[ -z "$a" || -z "$b" ]]; then
+      fail "shared build stage markers missing in apps/gateway/Dockerfile or apps/$app/Dockerfile"
+    elif [[ "$a" == "$b" ]]; then
+      ok "shared deps/build stages identical in apps/gateway/Dockerfile and apps/$app/Dockerfile"
+    else
+      fail "shared deps/build stages differ between apps/gateway/Dockerfile and apps/$app/Dockerfile:"
+      diff <(printf '%s\n' "$a") <(printf '%s\n' "$b") >&2 || true
+    fi
+  done
 fi
 
 # build inputs must not be dockerignored
@@ -165,7 +169,7 @@ if [[ -f "$MODELS_YAML" ]]; then
     n=$((n + 1))
     if [[ "$p" != /models/* ]]; then
       fail "$MODELS_YAML: path $p is not under /models (the read-only mount of ./models)"
-    elif [[ ! -f "./models/${p#/models/}" ]]; then
+    elif [[ ! -e "./models/${p#/models/}" ]]; then
       warn "$MODELS_YAML: ./models/${p#/models/} not present on this host (needed before 'docker compose up')"
     else
       ok "$MODELS_YAML: $p present as ./models/${p#/models/}"

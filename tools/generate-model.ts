@@ -1,23 +1,42 @@
 /**
- * Generates a random-weight llama GGUF model.
+ * Generates a random-weight llama GGUF model, or (with --onnx) a random-weight BERT-style ONNX model
+ * folder for the onnx worker.
  *
  *   node dist/tools/generate-model.js --out FILE [--shape tiny|smollm2-135m|qwen2.5-0.5b]
  *     [--quant f32|f16|q8_0] [--seed N] [--thinking] [--no-template] [--context N] [--name NAME]
  *     [--if-missing]
+ *   node dist/tools/generate-model.js --onnx embeddings|classifier|reranker --out DIR
+ *     [--shape tiny|minilm-l6] [--tokenizer HF_TOKENIZER_DIR] [--seed N] [--if-missing]
  */
 import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { generateLlamaModel, LLAMA_SHAPES, type LlamaShapeName, type ModelQuant } from '@switchyard/model-gen';
+import { join } from 'node:path';
+import {
+  BERT_SHAPES,
+  generateBertModel,
+  generateLlamaModel,
+  LLAMA_SHAPES,
+  type BertShapeName,
+  type BertTask,
+  type LlamaShapeName,
+  type ModelQuant,
+} from '@switchyard/model-gen';
 
 const USAGE =
   'usage: generate-model --out FILE [--shape ' +
   Object.keys(LLAMA_SHAPES).join('|') +
-  '] [--quant f32|f16|q8_0] [--seed N] [--thinking] [--no-template] [--context N] [--name NAME] [--if-missing]';
+  '] [--quant f32|f16|q8_0] [--seed N] [--thinking] [--no-template] [--context N] [--name NAME] [--if-missing]\n' +
+  '       generate-model --onnx embeddings|classifier|reranker --out DIR [--shape ' +
+  Object.keys(BERT_SHAPES).join('|') +
+  '] [--tokenizer DIR] [--seed N] [--if-missing]';
 
 interface CliArgs {
   out?: string;
-  shape: LlamaShapeName;
+  /** Shape name: a llama shape, or a BERT shape with --onnx. */
+  shape: string;
+  onnx?: BertTask;
+  tokenizer?: string;
   quant?: ModelQuant;
   seed: number;
   thinking: boolean;
@@ -47,12 +66,18 @@ function parseArgs(argv: string[]): CliArgs {
       case '-o':
         args.out = value();
         break;
-      case '--shape': {
-        const s = value();
-        if (!(s in LLAMA_SHAPES)) throw new Error(`unknown shape '${s}'`);
-        args.shape = s as LlamaShapeName;
+      case '--shape':
+        args.shape = value();
+        break;
+      case '--onnx': {
+        const task = value();
+        if (task !== 'embeddings' && task !== 'classifier' && task !== 'reranker') throw new Error(`unknown onnx task '${task}'`);
+        args.onnx = task;
         break;
       }
+      case '--tokenizer':
+        args.tokenizer = value();
+        break;
       case '--quant': {
         const q = value();
         if (q !== 'f32' && q !== 'f16' && q !== 'q8_0') throw new Error(`unknown quant '${q}'`);
@@ -86,7 +111,32 @@ function parseArgs(argv: string[]): CliArgs {
         throw new Error(`unknown argument '${a}'`);
     }
   }
+  if (args.onnx) {
+    if (args.shape === 'tiny' || args.shape in BERT_SHAPES) return args;
+    throw new Error(`unknown BERT shape '${args.shape}'`);
+  }
+  if (!(args.shape in LLAMA_SHAPES)) throw new Error(`unknown shape '${args.shape}'`);
   return args;
+}
+
+function generateOnnx(args: CliArgs & { onnx: BertTask }, out: string): void {
+  if (args.ifMissing && existsSync(join(out, 'onnx', 'model.onnx'))) {
+    console.log(`${out} exists, skipped`);
+    return;
+  }
+  const t0 = process.hrtime.bigint();
+  const model = generateBertModel({
+    dir: out,
+    task: args.onnx,
+    shape: args.shape as BertShapeName,
+    seed: args.seed,
+    tokenizerDir: args.tokenizer ? resolve(args.tokenizer) : undefined,
+  });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  console.log(
+    `${out} ${args.onnx} ${formatBytes(model.bytes)} onnx/model.onnx (${args.shape}, ${model.params.toLocaleString("en")} params, ` +
+      `vocab ${model.vocabSize}${model.labels.length > 0 ? `, labels ${model.labels.join(',')}` : ''}, seed ${args.seed}) in ${seconds.toFixed(2)}s`,
+  );
 }
 
 function formatBytes(n: number): string {
@@ -104,7 +154,8 @@ async function main(): Promise<void> {
     console.error(`generate-model: ${(err as Error).message}\n${USAGE}`);
     process.exit(2);
   }
-  const out = resolve(args.out);
+  const out = resolve(args.out!);
+  if (args.onnx) return generateOnnx({ ...args, onnx: args.onnx }, out);
   if (args.ifMissing && existsSync(out)) {
     console.log(`${out} exists (${formatBytes(statSync(out).size)}), skipped`);
     return;
@@ -113,7 +164,7 @@ async function main(): Promise<void> {
   const t0 = process.hrtime.bigint();
   const model = await generateLlamaModel({
     path: out,
-    shape: args.shape,
+    shape: args.shape as LlamaShapeName,
     quant: args.quant,
     seed: args.seed,
     thinking: args.thinking,

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Redis from 'ioredis';
 import { freePort, startApp as spawnApp, startLocalRedis, stopProcess as stopChild, waitUntil as waitFor, type AppName, type LocalRedis } from '@switchyard/runtime';
-import { generateLlamaModel, type GenerateLlamaModelOptions } from '@switchyard/model-gen';
+import { generateBertModel, generateLlamaModel, type GenerateBertModelOptions, type GenerateLlamaModelOptions } from '@switchyard/model-gen';
 
 export const ROOT = resolve(__dirname, '../..');
 export const SHARED_MODELS = process.env.SWITCHYARD_SHARED_MODELS ?? resolve(ROOT, '../shared/models');
@@ -28,6 +28,37 @@ export async function tinyModel(name: string, options: Omit<GenerateLlamaModelOp
   return path;
 }
 
+/** Generates (once per machine, cached by name) a tiny random-weight ONNX model folder. */
+export function tinyOnnxModel(name: string, options: Omit<GenerateBertModelOptions, 'dir'>): string {
+  const dir = join(CACHE, 'onnx', name);
+  if (!existsSync(join(dir, 'onnx', 'model.onnx'))) {
+    mkdirSync(join(CACHE, 'onnx'), { recursive: true });
+    generateBertModel({ ...options, dir });
+  }
+  return dir;
+}
+
+/** An `backend: onnx` entry of the models file (snake_case fields as written there). */
+export interface OnnxModelEntry {
+  name: string;
+  path: string;
+  task: 'embeddings' | 'classifier' | 'reranker';
+  aliases?: string[];
+  context_size?: number;
+  parallel?: number;
+  threads?: number;
+  max_batch?: number;
+  batch_wait_ms?: number;
+  pooling?: 'mean' | 'cls';
+  normalize?: boolean;
+  matryoshka?: boolean;
+  categories?: Record<string, string[]>;
+  threshold?: number;
+  preload?: boolean;
+  auto_load?: boolean;
+  max_queue?: number;
+}
+
 export interface ModelEntry {
   name: string;
   path: string;
@@ -39,6 +70,8 @@ export interface ModelEntry {
   preload?: boolean;
   auto_load?: boolean;
   keep_alive?: string | number;
+  /** A GGUF embedding model (served by /v1/embeddings). */
+  embedding?: boolean;
 }
 
 export interface StackOptions {
@@ -53,6 +86,10 @@ export interface StackOptions {
   extraModelsYaml?: string[];
   /** Also start an upstream worker (id upstream-0) with this extra env. */
   upstreamWorker?: Record<string, string>;
+  /** ONNX models, served by onnx workers (ids onnx-0, ...). */
+  onnxModels?: OnnxModelEntry[];
+  /** Number of onnx workers (default 1 when there are onnx models). */
+  onnxWorkers?: number;
 }
 
 export interface Stack {
@@ -66,6 +103,8 @@ export interface Stack {
   logs: string[];
   /** Starts one more llm worker with this id. */
   addWorker(id: string, env?: Record<string, string>): ChildProcess;
+  /** Starts one more onnx worker with this id. */
+  addOnnxWorker(id: string, env?: Record<string, string>): ChildProcess;
   stop(): Promise<void>;
 }
 
@@ -88,6 +127,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     if (m.preload !== undefined) yaml.push(`    preload: ${m.preload}`);
     if (m.auto_load !== undefined) yaml.push(`    auto_load: ${m.auto_load}`);
     if (m.keep_alive !== undefined) yaml.push(`    keep_alive: ${JSON.stringify(m.keep_alive)}`);
+    if (m.embedding !== undefined) yaml.push(`    embedding: ${m.embedding}`);
+  }
+  for (const m of options.onnxModels ?? []) {
+    const { name, ...fields } = m;
+    yaml.push(`  - name: ${JSON.stringify(name)}`, '    backend: onnx');
+    for (const [key, value] of Object.entries(fields)) yaml.push(`    ${key}: ${JSON.stringify(value)}`);
   }
   yaml.push(...(options.extraModelsYaml ?? []));
   if (yaml.length === 1) yaml[0] = 'models: []';
@@ -113,6 +158,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       stack.worker ??= child;
       return child;
     },
+    addOnnxWorker: (id, env = {}) => {
+      const child = startApp('onnx-worker', { ...common, WORKER_ID: id, ...env }, logs);
+      workers.push(child);
+      return child;
+    },
     stop: async () => {
       await Promise.all([stopChild(stack.gateway), ...workers.map((w) => stopChild(w))]);
       await redis.stop();
@@ -121,11 +171,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   if (options.upstreamWorker) workers.push(startApp('upstream-worker', { ...common, WORKER_ID: 'upstream-0', ...options.upstreamWorker }, logs));
   const count = options.noWorker ? 0 : (options.workers ?? 1);
   for (let i = 0; i < count; i++) stack.addWorker(`worker-${i}`);
+  const onnxCount = options.onnxWorkers ?? ((options.onnxModels?.length ?? 0) > 0 ? 1 : 0);
+  for (let i = 0; i < onnxCount; i++) stack.addOnnxWorker(`onnx-${i}`);
   const worker = stack.worker;
   try {
     await waitFor(async () => (await fetch(`${baseUrl}/health`)).ok, 20_000, 'the gateway', logs);
     const preloaded = options.models.filter((m) => m.preload !== false).map((m) => m.name);
     if (worker && preloaded.length > 0) await waitForWorker(stack, preloaded, count);
+    const onnxPreloaded = (options.onnxModels ?? []).filter((m) => m.preload !== false).map((m) => m.name);
+    if (onnxCount > 0 && onnxPreloaded.length > 0) await waitForWorker(stack, onnxPreloaded, onnxCount);
   } catch (err) {
     await stack.stop();
     throw err;

@@ -13,15 +13,27 @@ import { JobEventsSubscriber } from './job-events.subscriber';
 import { ModelCatalogService } from './model-catalog.service';
 import { ModelControlService } from './model-control.service';
 import { ModelsController } from './models.controller';
+import { ModerationsController } from './moderations.controller';
 import { OpenAIErrorFilter } from './openai-error.filter';
 import { RedisConnections } from './redis-connections';
 import { RedisSubscriptions } from './redis-subscriptions';
+import { RerankController } from './rerank.controller';
 import { RunnerGatewayService } from './runner-gateway.service';
 import { TokensController } from './tokens.controller';
 import { WorkerRegistry } from './worker-registry.service';
 
 @Module({
-  controllers: [ModelsController, ChatCompletionsController, CompletionsController, AdminController, HealthController, TokensController, EmbeddingsController],
+  controllers: [
+    ModelsController,
+    ChatCompletionsController,
+    CompletionsController,
+    EmbeddingsController,
+    ModerationsController,
+    RerankController,
+    TokensController,
+    AdminController,
+    HealthController,
+  ],
   providers: [
     RedisConnections,
     WorkerRegistry,

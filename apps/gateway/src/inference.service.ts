@@ -18,6 +18,8 @@ import {
   type ResultEvent,
   type ModelDescriptor,
   type QueuedJobData,
+  type TaskJobData,
+  type TaskResult,
 } from '@switchyard/contracts';
 import { Logger } from '@switchyard/runtime';
 import { GATEWAY_ENV, type GatewayEnv } from './gateway-config';
@@ -50,6 +52,10 @@ export class InferenceService implements OnApplicationShutdown {
 
   /** Runs every job (e.g. one per prompt or per choice) and merges their events, tagged by index. */
   async *generate(model: ModelDescriptor, jobs: QueuedJobData[], signal: AbortSignal): AsyncGenerator<IndexedEvent> {
+    if ((model.backend === 'onnx' || (model.backend === 'llama.cpp' && model.embedding === true)) && jobs.some((j) => j.kind === 'chat' || j.kind === 'completion')) {
+      const what = model.backend === 'onnx' ? `a ${model.task}` : 'an embedding';
+      throw OpenAIError.badRequest(`The model '${model.name}' is ${what} model and cannot generate text.`, 'model', 'model_not_supported');
+    }
     // Subscribing overlaps with the admission checks: both are round trips to Redis.
     const ids = jobs.map(() => randomUUID());
     const subscribing = Promise.allSettled(ids.map((id) => this.subscriber.open(id)));
@@ -79,6 +85,19 @@ export class InferenceService implements OnApplicationShutdown {
       if (event.type === 'result') return event.data;
     }
     throw new OpenAIError(502, 'The worker ended the request without an answer.', 'server_error', 'no_result');
+  }
+
+  /**
+   * Runs one task job (embeddings, classification, rerank) and returns its result and the worker
+   * that answered, with the same admission, cancellation and worker-loss handling as generations.
+   */
+  async runTask(model: ModelDescriptor, data: TaskJobData, signal: AbortSignal): Promise<{ result: TaskResult; workerId: string }> {
+    let workerId = '';
+    for await (const { event } of this.generate(model, [data], signal)) {
+      if (event.type === 'start') workerId = event.workerId;
+      if (event.type === 'result') return { result: event.data as TaskResult, workerId: event.workerId ?? workerId };
+    }
+    throw new OpenAIError(499, 'The request was cancelled.', 'invalid_request_error', 'request_cancelled');
   }
 
   /** Interleaves several runs' events as they come; closing it closes (and so cancels) them all. */

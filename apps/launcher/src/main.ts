@@ -1,33 +1,43 @@
 /**
  * `npm start`: the whole service on one machine. Starts a private redis-server when REDIS_URL is not
- * set, generates the demo model the default models file names when it is missing, then runs the
- * gateway and one llm worker (plus an upstream worker when the file names upstream models) as child
- * processes and stops them all together.
+ * set, generates the demo models the default models file names when they are missing, then runs the
+ * gateway and one llm worker, plus an upstream worker when the file names upstream models and an onnx
+ * worker when it has ONNX models, as child processes, and stops them all together.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
+import type { ModelDescriptor } from '@switchyard/contracts';
 import { dirname, join, resolve } from 'node:path';
 import { loadModelsFile, Logger, RedisServerMissingError, startLocalRedis, stopProcess, type LocalRedis } from '@switchyard/runtime';
-import { generateLlamaModel } from '@switchyard/model-gen';
+import { generateBertModel, generateLlamaModel } from '@switchyard/model-gen';
 
 const log = new Logger('launcher');
 const ROOT = resolve(__dirname, '../../../..');
 const DEFAULT_MODELS_FILE = join(ROOT, 'models.yaml');
 const DEMO_MODEL = join(ROOT, 'models/generated/tiny-chat.gguf');
+const DEMO_ONNX_DIR = join(ROOT, 'models/generated/onnx');
 
-async function ensureDemoModel(modelsFile: string): Promise<void> {
-  if (modelsFile !== DEFAULT_MODELS_FILE) return;
-  const usesDemo = loadModelsFile(modelsFile).some((m) => m.backend === 'llama.cpp' && resolve(m.path) === DEMO_MODEL);
+async function ensureDemoModel(modelsFile: string): Promise<ModelDescriptor[]> {
+  const models = loadModelsFile(modelsFile);
+  if (modelsFile !== DEFAULT_MODELS_FILE) return models;
+  const usesDemo = models.some((m) => m.backend === 'llama.cpp' && resolve(m.path) === DEMO_MODEL);
   if (usesDemo && !existsSync(DEMO_MODEL)) {
     log.info('generating the demo model (tiny random weights, gibberish output)', { path: DEMO_MODEL });
     mkdirSync(dirname(DEMO_MODEL), { recursive: true });
     await generateLlamaModel({ path: DEMO_MODEL, shape: 'tiny', seed: 1, name: 'tiny-chat' });
   }
+  // Demo ONNX models: random-weight BERT encoders (real shapes and serving, meaningless numbers).
+  for (const m of models) {
+    if (m.backend !== 'onnx' || dirname(resolve(m.path)) !== DEMO_ONNX_DIR || existsSync(join(m.path, m.file))) continue;
+    log.info('generating a demo ONNX model (tiny random weights)', { path: m.path, task: m.task });
+    generateBertModel({ dir: m.path, task: m.task, seed: 1 });
+  }
+  return models;
 }
 
 async function main(): Promise<void> {
   const modelsFile = resolve(process.env.MODELS_FILE ?? DEFAULT_MODELS_FILE);
-  await ensureDemoModel(modelsFile);
+  const models = await ensureDemoModel(modelsFile);
   let redis: LocalRedis | undefined;
   let redisUrl = process.env.REDIS_URL;
   if (!redisUrl) {
@@ -50,9 +60,12 @@ async function main(): Promise<void> {
     fork(join(ROOT, 'dist/apps/llm-worker/src/main.js'), [], { env, stdio: 'inherit' }),
     fork(join(ROOT, 'dist/apps/gateway/src/main.js'), [], { env, stdio: 'inherit' }),
   ];
-  // Upstream models (OpenAI-compatible servers) are served by their own worker.
-  if (loadModelsFile(modelsFile).some((m) => m.backend === 'upstream')) {
+  // Upstream models (OpenAI-compatible servers) are served by their own worker, ONNX models by theirs.
+  if (models.some((m) => m.backend === 'upstream')) {
     children.push(fork(join(ROOT, 'dist/apps/upstream-worker/src/main.js'), [], { env, stdio: 'inherit' }));
+  }
+  if (models.some((m) => m.backend === 'onnx')) {
+    children.push(fork(join(ROOT, 'dist/apps/onnx-worker/src/main.js'), [], { env, stdio: 'inherit' }));
   }
   let stopping = false;
   const stop = async (code: number): Promise<void> => {

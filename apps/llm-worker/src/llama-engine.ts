@@ -5,11 +5,12 @@
  * best free sequence and reports events through a sink. The llm worker's ModelHost drives it from a
  * BullMQ queue; the remote runner drives it from its gRPC stream.
  */
-import type { LlamaCppModelDescriptor, LlmJobData, StartEvent, TokenJobData } from '@switchyard/contracts';
+import type { EmbeddingsJobData, EmbeddingsResult, LlamaCppModelDescriptor, LlmJobData, StartEvent, TokenJobData } from '@switchyard/contracts';
+import { runEmbeddings } from './embeddings';
 import { GenerationRejected, PromptBuilder, cachedPrefix, runGeneration, type BuiltPrompt, type GenerationResult, type OutputDelta, type OutputPlan } from './generation';
 import { DecodeGate } from './decode-gate';
 import { GrammarFactory } from './grammars';
-import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, NodeLlamaCppModule, Token } from './node-llama-cpp';
+import type { Llama, LlamaContext, LlamaContextSequence, LlamaEmbeddingContext, LlamaModel, NodeLlamaCppModule, Token } from './node-llama-cpp';
 import type { ReasoningMarkers } from './output/reasoning';
 import { answerTokenRequest } from './token-tools';
 
@@ -22,6 +23,8 @@ export interface EngineSink {
 export class LlamaEngine {
   private model: LlamaModel | undefined;
   private context: LlamaContext | undefined;
+  /** For `embedding: true` models: node-llama-cpp's embedding context instead of generation sequences. */
+  private embedder: LlamaEmbeddingContext | undefined;
   private prompts: PromptBuilder | undefined;
   private grammars: GrammarFactory | undefined;
   private reasoning: ReasoningMarkers | undefined;
@@ -40,13 +43,17 @@ export class LlamaEngine {
     const d = this.descriptor;
     try {
       this.model = await this.llama.loadModel({ modelPath: d.path, gpuLayers: d.gpuLayers });
-      this.context = await this.model.createContext({
-        contextSize: d.contextSize,
-        sequences: d.parallel,
-        threads: d.threads,
-        batchSize: Math.min(512, d.contextSize),
-      });
-      for (let i = 0; i < d.parallel; i++) this.free.push(this.context.getSequence());
+      if (d.embedding) {
+        this.embedder = await this.model.createEmbeddingContext({ contextSize: d.contextSize, threads: d.threads });
+      } else {
+        this.context = await this.model.createContext({
+          contextSize: d.contextSize,
+          sequences: d.parallel,
+          threads: d.threads,
+          batchSize: Math.min(512, d.contextSize),
+        });
+        for (let i = 0; i < d.parallel; i++) this.free.push(this.context.getSequence());
+      }
       this.reasoning = reasoningMarkers(d, this.model);
       this.prompts = new PromptBuilder(this.lib, this.model, this.reasoning?.open);
       this.grammars = new GrammarFactory(this.llama);
@@ -129,6 +136,14 @@ export class LlamaEngine {
     );
   }
 
+  /** An embeddings job, for models loaded with `embedding: true`. */
+  async embed(job: EmbeddingsJobData): Promise<EmbeddingsResult> {
+    if (!this.embedder) {
+      throw new GenerationRejected(`The model '${this.descriptor.name}' is not an embedding model.`, 'model_not_supported', 'model');
+    }
+    return runEmbeddings(this.embedder, this.model!, this.descriptor.contextSize, job);
+  }
+
   private promptText(prompt: string | number[]): string {
     return typeof prompt === 'string' ? prompt : this.model!.detokenize(prompt as Token[], true);
   }
@@ -194,6 +209,8 @@ export class LlamaEngine {
 
   async dispose(): Promise<void> {
     await this.context?.dispose();
+    await this.embedder?.dispose();
+    this.embedder = undefined;
     await this.model?.dispose();
     this.context = undefined;
     this.model = undefined;

@@ -22,8 +22,7 @@ import {
   type LoadArgs,
   type WorkerHeartbeat,
 } from '@switchyard/contracts';
-import { createRedis, loadModelsFile, Logger, splitList } from '@switchyard/runtime';
-import { CancelListener } from './cancel-listener';
+import { CancelListener, createRedis, loadModelsFile, Logger, splitList } from '@switchyard/runtime';
 import { ModelHost, type ModelHostDeps } from './model-host';
 import { importNodeLlamaCpp } from './node-llama-cpp';
 import { LLM_WORKER_ENV, type LlmWorkerEnv } from './worker-config';

@@ -14,16 +14,18 @@ import {
   type ErrorEvent,
   type LlamaCppModelDescriptor,
   type LlmJobData,
+  type EmbeddingsJobData,
   type LlmQueueJob,
   type TokenJobData,
   type WorkerModelState,
 } from '@switchyard/contracts';
-import { createRedis, Logger } from '@switchyard/runtime';
-import { CancelListener } from './cancel-listener';
+import { CancelListener, createRedis, JobEventsPublisher, Logger } from '@switchyard/runtime';
 import { GenerationRejected } from './generation';
-import { JobEventsPublisher } from './job-events.publisher';
 import { LlamaEngine } from './llama-engine';
 import type { Llama, NodeLlamaCppModule } from './node-llama-cpp';
+
+/** Jobs on an llm queue: generations and token tools, and embeddings for GGUF embedding models. */
+type HostJobData = LlmQueueJob | EmbeddingsJobData;
 
 export interface ModelHostDeps {
   lib: NodeLlamaCppModule;
@@ -41,7 +43,7 @@ type StopReason = 'unloaded';
 
 export class ModelHost {
   private readonly engine: LlamaEngine;
-  private worker: Worker<LlmQueueJob> | undefined;
+  private worker: Worker<HostJobData> | undefined;
   private queueConnection: Redis | undefined;
   private state: WorkerModelState['state'] = 'loading';
   private error: string | undefined;
@@ -104,7 +106,7 @@ export class ModelHost {
       throw err;
     }
     this.queueConnection = createRedis(this.deps.redisUrl, `switchyard-llm-${this.deps.workerId}`);
-    this.worker = new Worker<LlmQueueJob>(llmQueueName(d.name), (job) => this.process(job), {
+    this.worker = new Worker<HostJobData>(llmQueueName(d.name), (job) => this.process(job), {
       connection: this.queueConnection,
       prefix: REDIS_PREFIX,
       concurrency: d.parallel,
@@ -126,19 +128,21 @@ export class ModelHost {
     });
   }
 
-  private async process(job: Job<LlmQueueJob>): Promise<void> {
-    if (job.data.kind === 'tokens') return this.processTokens(job as Job<TokenJobData>);
+  private async process(job: Job<HostJobData>): Promise<void> {
+    if (job.data.kind === 'tokens' || job.data.kind === 'embeddings') return this.processAnswer(job as Job<TokenJobData | EmbeddingsJobData>);
     return this.processGeneration(job as Job<LlmJobData>);
   }
 
-  private async processTokens(job: Job<TokenJobData>): Promise<void> {
+  /** Jobs answered with one result event: token tools and embeddings. */
+  private async processAnswer(job: Job<TokenJobData | EmbeddingsJobData>): Promise<void> {
     const jobId = job.id!;
     this.running.set(jobId, new AbortController());
     let events: JobEventsPublisher | undefined;
     try {
       events = await JobEventsPublisher.forJob(this.deps.publisher, jobId, job.attemptsStarted > 1);
-      const data = await this.engine.answerTokens(job.data.request);
-      await events.emit({ type: 'result', data });
+      if (job.data.kind === 'embeddings') void events.emit({ type: 'start', workerId: this.deps.workerId, promptTokens: 0 });
+      const data = job.data.kind === 'embeddings' ? await this.engine.embed(job.data) : await this.engine.answerTokens(job.data.request);
+      await events.emit({ type: 'result', workerId: this.deps.workerId, data });
     } catch (err) {
       await events?.emit(failure(err, this.log, jobId)).catch(() => undefined);
     } finally {

@@ -10,6 +10,7 @@ export type {
   LlamaModel,
   LlamaContext,
   LlamaContextSequence,
+  LlamaEmbeddingContext,
   LlamaContextSequenceRepeatPenalty,
   ChatHistoryItem,
   ChatModelFunctions,

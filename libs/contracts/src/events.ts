@@ -88,10 +88,15 @@ export interface ErrorEvent {
   retryAfterSeconds?: number;
 }
 
-/** The whole answer of a job that does not stream (token tools), as JSON. */
+/**
+ * The whole answer of a job that does not stream (token tools, embeddings, classification, rerank),
+ * as JSON; the last event of such a job.
+ */
 export interface ResultEvent {
   type: 'result';
   seq: number;
+  /** The worker that answered, when it says (task jobs report it for the X-Switchyard-Worker header). */
+  workerId?: string;
   data: unknown;
 }
 

@@ -7,3 +7,5 @@ export * from './control';
 export * from './upstream';
 export * from './runner';
 export * from './job-routing';
+export * from './onnx-models';
+export * from './onnx-jobs';

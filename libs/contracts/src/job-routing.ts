@@ -6,9 +6,10 @@ import { llmQueueName } from './queues';
 import type { LlmQueueJob } from './jobs';
 import type { ModelDescriptor } from './models';
 import { runnerQueueName } from './runner';
+import { onnxQueueName, type TaskJobData } from './onnx-jobs';
 import { upstreamQueueName, type UpstreamJobData } from './upstream';
 
-export type QueuedJobData = LlmQueueJob | UpstreamJobData;
+export type QueuedJobData = LlmQueueJob | UpstreamJobData | TaskJobData;
 
 export function queueNameFor(model: ModelDescriptor): string {
   switch (model.backend) {
@@ -18,5 +19,7 @@ export function queueNameFor(model: ModelDescriptor): string {
       return upstreamQueueName(model.name);
     case 'runner':
       return runnerQueueName(model.name);
+    case 'onnx':
+      return onnxQueueName(model.name);
   }
 }

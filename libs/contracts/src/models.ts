@@ -4,6 +4,7 @@
 import type { Backend } from './queues';
 import type { UpstreamModelDescriptor } from './upstream';
 import type { RunnerModelDescriptor } from './runner';
+import type { OnnxModelDescriptor } from './onnx-models';
 
 export interface LlamaCppModelDescriptor {
   name: string;
@@ -33,9 +34,11 @@ export interface LlamaCppModelDescriptor {
   /** Epoch seconds the entry was read, reported as `created` in /v1/models. */
   created: number;
   ownedBy: string;
+  /** An embedding model: served by /v1/embeddings (node-llama-cpp's embedding context), not chat. */
+  embedding?: boolean;
 }
 
-export type ModelDescriptor = LlamaCppModelDescriptor | UpstreamModelDescriptor | RunnerModelDescriptor;
+export type ModelDescriptor = LlamaCppModelDescriptor | UpstreamModelDescriptor | RunnerModelDescriptor | OnnxModelDescriptor;
 
 export interface WorkerModelState {
   name: string;

@@ -9,7 +9,7 @@
 export const REDIS_PREFIX = 'switchyard';
 
 /** Backends a model can be served by; each maps to a family of queues. */
-export type Backend = 'llama.cpp' | 'upstream' | 'runner';
+export type Backend = 'llama.cpp' | 'upstream' | 'runner' | 'onnx';
 
 /**
  * BullMQ rejects ':' in queue names, and model names such as `qwen2.5:0.5b` or `org/model` are common,

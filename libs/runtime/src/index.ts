@@ -11,3 +11,5 @@ export * from './cancel-listener';
 export * from './runner-proto';
 export * from './fixed-models-control';
 export * from './heartbeat';
+export * from './onnx-models-file';
+export * from './embedding-vectors';

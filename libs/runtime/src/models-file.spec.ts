@@ -52,7 +52,7 @@ models:
     ['models: 3', /'models' list/],
     ['models:\n  - name: "bad name"\n    path: x\n    threads: 1', /'name'/],
     ['models:\n  - name: x\n    path: x\n    threads: 0', /'threads'/],
-    ['models:\n  - name: x\n    path: x\n    threads: 1\n    backend: onnx', /unknown backend/],
+    ['models:\n  - name: x\n    path: x\n    threads: 1\n    backend: vllm', /unknown backend/],
     ['models:\n  - name: x\n    path: x\n    threads: 1\n  - name: y\n    aliases: [x]\n    path: y\n    threads: 1', /used by both/],
     ['models: [', /not valid YAML/],
   ])('rejects %j', (text, message) => {

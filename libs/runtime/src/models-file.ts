@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse } from 'yaml';
 import type { LlamaCppModelDescriptor, ModelDescriptor } from '@switchyard/contracts';
+import { parseOnnxEntry } from './onnx-models-file';
 import { parseDurationMs } from './duration';
 import { parseUpstreamEntry } from './models-upstream';
 
@@ -40,8 +41,9 @@ function parseEntry(entry: unknown, index: number, baseDir: string, created: num
   }
   const backend = e.backend ?? 'llama.cpp';
   if (backend === 'upstream') return parseUpstreamEntry(e, at, name, aliases as string[], created);
+  if (backend === 'onnx') return parseOnnxEntry(e, { name, aliases: aliases as string[], at, baseDir, created, fail: (m) => new ModelsFileError(m) });
   if (backend !== 'llama.cpp') {
-    throw new ModelsFileError(`${at}: unknown backend '${String(backend)}' (supported: llama.cpp, upstream)`);
+    throw new ModelsFileError(`${at}: unknown backend '${String(backend)}' (supported: llama.cpp, upstream, onnx)`);
   }
   if (typeof e.path !== 'string' || e.path.length === 0) {
     throw new ModelsFileError(`${at}: 'path' (the GGUF file) is required`);
@@ -87,6 +89,7 @@ function parseEntry(entry: unknown, index: number, baseDir: string, created: num
     reasoningMarkers: markers as [string, string],
     created,
     ownedBy: typeof e.owned_by === 'string' ? e.owned_by : 'switchyard',
+    ...(bool('embedding', false) ? { embedding: true } : {}),
   };
 }
 

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 
-export type AppName = 'gateway' | 'llm-worker' | 'upstream-worker' | 'runner';
+export type AppName = 'gateway' | 'llm-worker' | 'upstream-worker' | 'runner' | 'onnx-worker';
 
 /** Starts `dist/apps/<app>/src/main.js` under `root`, collecting its output into `logs`. */
 export function startApp(root: string, app: AppName, env: Record<string, string>, logs: string[]): ChildProcess {

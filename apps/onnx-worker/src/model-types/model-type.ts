@@ -1,0 +1,52 @@
+/**
+ * The onnx worker's plug-in point. A model type (embeddings, classifier, reranker; audio and image
+ * types later) loads a model folder and answers the task jobs it serves. The worker around it owns
+ * queues, events, heartbeats and lifecycle, so a new type is one file plus one registry line.
+ */
+import type { OnnxModelDescriptor, TaskJobData, TaskResult } from '@switchyard/contracts';
+import type { BatcherStats } from '../dynamic-batcher';
+import type { TransformersModule } from '../transformers';
+
+export interface ModelTypeContext {
+  lib: TransformersModule;
+  device: 'cpu' | 'cuda';
+  /** True while a job this worker holds has not yet handed its inputs to the batcher. */
+  othersComing: () => boolean;
+}
+
+/** A job's progress callbacks: `joined` when its inputs are queued for a model run. */
+export interface JobHooks {
+  joined: () => void;
+}
+
+export interface ServedModel {
+  /** Longest input in tokens, after the model's own limits. */
+  readonly contextSize: number;
+  /** Runs one job; throws TaskRejected for a request the model cannot serve (400). */
+  run(job: TaskJobData, hooks: JobHooks): Promise<TaskResult>;
+  /** Re-checks whether a waiting batch may start (a job left without joining). */
+  poke(): void;
+  /** Model runs and inputs so far (inputs / runs = the mean batch size). */
+  stats(): BatcherStats;
+  dispose(): Promise<void>;
+}
+
+export interface ModelType {
+  load(descriptor: OnnxModelDescriptor, ctx: ModelTypeContext): Promise<ServedModel>;
+}
+
+/** A request this model cannot serve: becomes a 400 with OpenAI's `param` and `code`. */
+export class TaskRejected extends Error {
+  constructor(
+    message: string,
+    readonly param: string | null,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The job kind a model type does not serve (the gateway routes by task, so this is a bug). */
+export function wrongKind(job: TaskJobData, task: string): TaskRejected {
+  return new TaskRejected(`This ${task} model cannot serve '${job.kind}' requests.`, 'model', 'model_not_supported');
+}

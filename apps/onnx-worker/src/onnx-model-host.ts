@@ -1,0 +1,168 @@
+/**
+ * Serves one ONNX model: loads it through its model type, and consumes the model's BullMQ queue with
+ * concurrency `parallel`, so many jobs are held at once and their inputs batched into shared runs.
+ * Each job answers with one `result` event (or an `error`). Unloading stops taking jobs, lets the
+ * running ones finish for a bounded time, then frees the model.
+ */
+import { Worker, type Job } from 'bullmq';
+import type Redis from 'ioredis';
+import {
+  REDIS_PREFIX,
+  TASK_LOCK_DURATION_MS,
+  TASK_STALLED_INTERVAL_MS,
+  onnxQueueName,
+  type ErrorEvent,
+  type OnnxModelDescriptor,
+  type TaskJobData,
+  type WorkerModelState,
+} from '@switchyard/contracts';
+import { createRedis, JobEventsPublisher, Logger } from '@switchyard/runtime';
+import { MODEL_TYPES } from './model-types';
+import { TaskRejected, type ServedModel } from './model-types/model-type';
+import type { TransformersModule } from './transformers';
+
+export interface OnnxModelHostDeps {
+  lib: TransformersModule;
+  device: 'cpu' | 'cuda';
+  redisUrl: string;
+  /** Shared connection for publishing events. */
+  publisher: Redis;
+  workerId: string;
+  logger: Logger;
+}
+
+export class OnnxModelHost {
+  private served: ServedModel | undefined;
+  private worker: Worker<TaskJobData> | undefined;
+  private queueConnection: Redis | undefined;
+  private state: WorkerModelState['state'] = 'loading';
+  private error: string | undefined;
+  private running = 0;
+  /** Jobs taken whose inputs are not yet queued for a model run (they may join the next batch). */
+  private preparing = 0;
+  private lastUsed = Date.now();
+  private readonly log: Logger;
+
+  constructor(
+    readonly descriptor: OnnxModelDescriptor,
+    private readonly deps: OnnxModelHostDeps,
+  ) {
+    this.log = deps.logger.child(descriptor.name);
+  }
+
+  get name(): string {
+    return this.descriptor.name;
+  }
+
+  get currentState(): WorkerModelState['state'] {
+    return this.state;
+  }
+
+  status(): WorkerModelState {
+    return {
+      name: this.descriptor.name,
+      state: this.state,
+      slots: this.descriptor.parallel,
+      busy: this.running,
+      contextSize: this.served?.contextSize ?? this.descriptor.contextSize,
+      threads: this.descriptor.threads,
+      lastUsed: this.lastUsed,
+      keepAliveMs: this.descriptor.keepAliveMs,
+      ...(this.error ? { error: this.error } : {}),
+    };
+  }
+
+  idleExpired(now = Date.now()): boolean {
+    const keepAlive = this.descriptor.keepAliveMs;
+    return this.state === 'ready' && this.running === 0 && keepAlive >= 0 && now - this.lastUsed >= keepAlive;
+  }
+
+  async load(): Promise<void> {
+    const d = this.descriptor;
+    const started = Date.now();
+    try {
+      this.served = await MODEL_TYPES[d.task].load(d, {
+        lib: this.deps.lib,
+        device: this.deps.device,
+        othersComing: () => this.preparing > 0,
+      });
+    } catch (err) {
+      this.state = 'failed';
+      this.error = (err as Error).message;
+      this.log.error('model failed to load', { path: d.path, error: this.error });
+      throw err;
+    }
+    this.queueConnection = createRedis(this.deps.redisUrl, `switchyard-onnx-${this.deps.workerId}`);
+    this.worker = new Worker<TaskJobData>(onnxQueueName(d.name), (job) => this.process(job), {
+      connection: this.queueConnection,
+      prefix: REDIS_PREFIX,
+      concurrency: d.parallel,
+      lockDuration: TASK_LOCK_DURATION_MS,
+      stalledInterval: TASK_STALLED_INTERVAL_MS,
+      maxStalledCount: 1,
+    });
+    this.worker.on('error', (err) => this.log.error('queue worker error', { error: err.message }));
+    this.state = 'ready';
+    this.lastUsed = Date.now();
+    this.log.info('model ready', { task: d.task, path: d.path, ms: Date.now() - started, maxBatch: d.maxBatch, parallel: d.parallel, threads: d.threads });
+  }
+
+  private async process(job: Job<TaskJobData>): Promise<void> {
+    this.running++;
+    this.preparing++;
+    let joined = false;
+    const join = (): void => {
+      if (!joined) {
+        joined = true;
+        this.preparing--;
+      }
+    };
+    let events: JobEventsPublisher | undefined;
+    try {
+      events = await JobEventsPublisher.forJob(this.deps.publisher, job.id!, job.attemptsStarted > 1);
+      void events.emit({ type: 'start', workerId: this.deps.workerId, promptTokens: 0 });
+      const result = await this.served!.run(job.data, { joined: join });
+      await events.emit({ type: 'result', workerId: this.deps.workerId, data: result });
+    } catch (err) {
+      if (!(err instanceof TaskRejected)) this.log.error('job failed', { jobId: job.id, kind: job.data.kind, error: (err as Error).stack ?? String(err) });
+      await events?.emit(toErrorEvent(err, this.name)).catch(() => undefined);
+    } finally {
+      if (!joined) {
+        join();
+        this.served?.poke();
+      }
+      this.running--;
+      this.lastUsed = Date.now();
+    }
+  }
+
+  /** Stops taking jobs; running ones get `drainMs` to finish before the model is freed under them. */
+  async unload(drainMs: number): Promise<void> {
+    this.state = 'unloading';
+    const closing = this.worker?.close() ?? Promise.resolve();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closing, new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs)))]);
+    clearTimeout(timer);
+    // Past the drain, disposing fails whatever is still queued; their jobs report the error.
+    const stats = this.served?.stats();
+    await this.served?.dispose().catch((err: Error) => this.log.warn('dispose failed', { error: err.message }));
+    await closing;
+    await this.queueConnection?.quit().catch(() => undefined);
+    this.served = undefined;
+    this.log.info('model unloaded', { runs: stats?.runs, inputs: stats?.items, largestBatch: stats?.largest });
+  }
+}
+
+function toErrorEvent(err: unknown, model: string): Omit<ErrorEvent, 'seq'> {
+  if (err instanceof TaskRejected) {
+    return { type: 'error', status: 400, errorType: 'invalid_request_error', message: err.message, code: err.code, param: err.param };
+  }
+  return {
+    type: 'error',
+    status: 500,
+    errorType: 'server_error',
+    message: `The model '${model}' failed while processing this request.`,
+    code: 'inference_failed',
+    param: null,
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * Descriptors of models served by the ONNX Runtime worker, and the model types it knows. A model
+ * type is one of the worker's plug-ins (embeddings, classifier, reranker today; audio and image
+ * types later): the models file names it in `task`, the gateway routes endpoints by it.
+ */
+import type { Backend } from './queues';
+
+export type OnnxTask = 'embeddings' | 'classifier' | 'reranker';
+
+export const ONNX_TASKS: readonly OnnxTask[] = ['embeddings', 'classifier', 'reranker'];
+
+/** How token vectors become one embedding. */
+export type EmbeddingPooling = 'mean' | 'cls';
+
+export interface OnnxModelDescriptor {
+  name: string;
+  aliases: string[];
+  backend: Extract<Backend, 'onnx'>;
+  task: OnnxTask;
+  /** Absolute path of the model folder (config.json, tokenizer.json, onnx/model.onnx). */
+  path: string;
+  /** ONNX file inside the folder (default onnx/model.onnx). */
+  file: string;
+  /** Longest input in tokens (default: the tokenizer's model_max_length); longer ones get a 400. */
+  contextSize: number;
+  /** Jobs a worker holds at once (BullMQ concurrency), so concurrent requests can be batched. */
+  parallel: number;
+  /** ONNX Runtime intra-op threads. */
+  threads: number;
+  /** Inputs merged into one ONNX run at most (1 turns dynamic batching off). */
+  maxBatch: number;
+  /** How long the first input of a batch waits for others to join. */
+  batchWaitMs: number;
+  /** embeddings: pooling of token vectors, and whether embeddings are L2-normalized. */
+  pooling: EmbeddingPooling;
+  normalize: boolean;
+  /** embeddings: the model was trained for shortened embeddings (Matryoshka), so `dimensions` is allowed. */
+  matryoshka: boolean;
+  /** classifier: model label → OpenAI moderation categories it stands for. */
+  categories: Record<string, string[]>;
+  /** classifier: score at or above which a category is flagged. */
+  threshold: number;
+  /** Requests allowed to wait for this model before the gateway answers 429. */
+  maxQueue: number;
+  autoLoad: boolean;
+  preload: boolean;
+  keepAliveMs: number;
+  created: number;
+  ownedBy: string;
+}

@@ -1,0 +1,153 @@
+/**
+ * Builds ONNX graphs in code and encodes them as a ModelProto (onnx.proto3 field numbers). Only the
+ * parts a feed-forward transformer needs: float/int64 initializers, nodes with int, float and ints
+ * attributes, and tensor inputs and outputs with symbolic dimensions.
+ */
+import { ProtoWriter } from './protobuf-writer';
+
+/** TensorProto.DataType values used here. */
+export enum OnnxType {
+  FLOAT = 1,
+  INT64 = 7,
+}
+
+/** AttributeProto.AttributeType values used here. */
+enum AttrType {
+  FLOAT = 1,
+  INT = 2,
+  INTS = 7,
+}
+
+export type AttrValue = number | { int: number } | number[];
+
+/** A dimension: a fixed size or a symbolic name such as 'batch'. */
+export type Dim = number | string;
+
+interface Node {
+  op: string;
+  inputs: string[];
+  outputs: string[];
+  name: string;
+  attrs: Record<string, AttrValue>;
+}
+
+interface Initializer {
+  name: string;
+  dims: number[];
+  type: OnnxType;
+  raw: Uint8Array;
+}
+
+interface ValueInfo {
+  name: string;
+  type: OnnxType;
+  dims: Dim[];
+}
+
+export const ONNX_OPSET = 17;
+/** IR version 8 goes with opset 17 (ONNX 1.12). */
+export const ONNX_IR_VERSION = 8;
+
+export class OnnxGraph {
+  private readonly nodes: Node[] = [];
+  private readonly initializers: Initializer[] = [];
+  private readonly inputs: ValueInfo[] = [];
+  private readonly outputs: ValueInfo[] = [];
+  private counter = 0;
+
+  constructor(readonly name: string) {}
+
+  input(name: string, type: OnnxType, dims: Dim[]): string {
+    this.inputs.push({ name, type, dims });
+    return name;
+  }
+
+  output(name: string, type: OnnxType, dims: Dim[]): void {
+    this.outputs.push({ name, type, dims });
+  }
+
+  /** A float32 initializer; returns its name. */
+  floats(name: string, dims: number[], data: Float32Array): string {
+    const count = dims.reduce((a, b) => a * b, 1);
+    if (data.length !== count) throw new Error(`${name}: ${data.length} values for dims [${dims.join(', ')}]`);
+    this.initializers.push({ name, dims, type: OnnxType.FLOAT, raw: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+    return name;
+  }
+
+  /** An int64 initializer (shapes, axes, indices); returns its name. */
+  int64s(name: string, dims: number[], data: number[]): string {
+    const raw = new Uint8Array(data.length * 8);
+    const view = new DataView(raw.buffer);
+    data.forEach((v, i) => view.setBigInt64(i * 8, BigInt(v), true));
+    this.initializers.push({ name, dims, type: OnnxType.INT64, raw });
+    return name;
+  }
+
+  /** A float scalar constant (rank 0). */
+  scalar(value: number, name = this.fresh('const')): string {
+    return this.floats(name, [], Float32Array.of(value));
+  }
+
+  /**
+   * Adds a node and returns its first output's name. An attribute given as a plain number is a
+   * float, `{ int }` an int, an array a list of ints.
+   */
+  op(op: string, inputs: string[], attrs: Record<string, AttrValue> = {}, outputName?: string): string {
+    const out = outputName ?? this.fresh(op.toLowerCase());
+    this.nodes.push({ op, inputs, outputs: [out], name: `${op}_${this.counter}`, attrs });
+    return out;
+  }
+
+  private fresh(prefix: string): string {
+    return `${prefix}_${this.counter++}`;
+  }
+
+  encode(producer = 'switchyard-model-gen'): Uint8Array {
+    const graph = new ProtoWriter();
+    for (const n of this.nodes) graph.message(1, encodeNode(n));
+    graph.string(2, this.name);
+    for (const t of this.initializers) graph.message(5, encodeTensor(t));
+    for (const v of this.inputs) graph.message(11, encodeValueInfo(v));
+    for (const v of this.outputs) graph.message(12, encodeValueInfo(v));
+    const model = new ProtoWriter();
+    model.int(1, ONNX_IR_VERSION);
+    model.string(2, producer);
+    model.message(7, graph);
+    model.message(8, new ProtoWriter().string(1, '').int(2, ONNX_OPSET));
+    return model.finish();
+  }
+}
+
+function encodeNode(n: Node): ProtoWriter {
+  const w = new ProtoWriter();
+  for (const i of n.inputs) w.string(1, i);
+  for (const o of n.outputs) w.string(2, o);
+  w.string(3, n.name);
+  w.string(4, n.op);
+  for (const [name, value] of Object.entries(n.attrs)) {
+    const a = new ProtoWriter().string(1, name);
+    if (Array.isArray(value)) a.packedInts(8, value).int(20, AttrType.INTS);
+    else if (typeof value === 'number') a.float(2, value).int(20, AttrType.FLOAT);
+    else a.int(3, value.int).int(20, AttrType.INT);
+    w.message(5, a);
+  }
+  return w;
+}
+
+function encodeTensor(t: Initializer): ProtoWriter {
+  const w = new ProtoWriter();
+  if (t.dims.length > 0) w.packedInts(1, t.dims);
+  w.int(2, t.type);
+  w.string(8, t.name);
+  w.bytes(9, t.raw);
+  return w;
+}
+
+function encodeValueInfo(v: ValueInfo): ProtoWriter {
+  const shape = new ProtoWriter();
+  for (const d of v.dims) {
+    shape.message(1, typeof d === 'number' ? new ProtoWriter().int(1, d) : new ProtoWriter().string(2, d));
+  }
+  const tensorType = new ProtoWriter().int(1, v.type).message(2, shape);
+  return new ProtoWriter().string(1, v.name).message(2, new ProtoWriter().message(1, tensorType));
+}
