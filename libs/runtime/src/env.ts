@@ -4,7 +4,7 @@
  */
 import 'reflect-metadata';
 import { plainToInstance } from 'class-transformer';
-import { IsIn, IsString, Matches, validateSync } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Min, validateSync } from 'class-validator';
 
 export class EnvError extends Error {}
 
@@ -40,4 +40,21 @@ export class CommonEnv {
 
   @IsIn(['debug', 'info', 'warn', 'error'])
   LOG_LEVEL: string = 'info';
+}
+
+/** Variables every worker reads (llm, onnx, upstream): which models, its id, how long it drains. */
+export class WorkerEnv extends CommonEnv {
+  /** Comma-separated model names this worker serves; empty = every model of its backend in the file. */
+  @IsOptional()
+  @IsString()
+  WORKER_MODELS?: string;
+
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9._-]{1,64}$/, { message: 'must be 1-64 letters, digits, dots, dashes or underscores' })
+  WORKER_ID?: string;
+
+  /** On SIGTERM, how long running jobs may finish before they are aborted. */
+  @IsInt()
+  @Min(0)
+  SHUTDOWN_DRAIN_MS: number = 20_000;
 }
