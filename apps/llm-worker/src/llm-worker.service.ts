@@ -11,18 +11,15 @@ import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
 import {
   HEARTBEAT_INTERVAL_MS,
-  HEARTBEAT_TTL_SECONDS,
-  WORKERS_SET_KEY,
   controlReplyChannel,
   workerControlChannel,
-  workerHeartbeatKey,
   type ControlCommand,
   type ControlReply,
   type LlamaCppModelDescriptor,
   type LoadArgs,
   type WorkerHeartbeat,
 } from '@switchyard/contracts';
-import { CancelListener, createRedis, loadModelsFile, Logger, splitList } from '@switchyard/runtime';
+import { CancelListener, createRedis, loadModelsFile, Logger, removeHeartbeat, splitList, writeHeartbeat } from '@switchyard/runtime';
 import { ModelHost, type ModelHostDeps } from './model-host';
 import { importNodeLlamaCpp } from './node-llama-cpp';
 import { LLM_WORKER_ENV, type LlmWorkerEnv } from './worker-config';
@@ -182,11 +179,7 @@ export class LlmWorkerService implements OnApplicationBootstrap, OnApplicationSh
       models: [...this.hosts.values()].map((h) => h.status()),
     };
     try {
-      await this.publisher
-        .multi()
-        .set(workerHeartbeatKey(this.workerId), JSON.stringify(hb), 'EX', HEARTBEAT_TTL_SECONDS)
-        .sadd(WORKERS_SET_KEY, this.workerId)
-        .exec();
+      await writeHeartbeat(this.publisher, hb);
     } catch (err) {
       this.log.warn('heartbeat failed', { error: (err as Error).message });
     }
@@ -198,11 +191,7 @@ export class LlmWorkerService implements OnApplicationBootstrap, OnApplicationSh
     // Stop taking jobs everywhere at once; running ones get the drain window, then are aborted.
     await Promise.all([...this.hosts.values()].map((h) => h.unload(this.env.SHUTDOWN_DRAIN_MS)));
     this.hosts.clear();
-    try {
-      await this.publisher?.multi().del(workerHeartbeatKey(this.workerId)).srem(WORKERS_SET_KEY, this.workerId).exec();
-    } catch {
-      // Redis gone: the heartbeat key expires on its own.
-    }
+    if (this.publisher) await removeHeartbeat(this.publisher, this.workerId);
     this.publisher?.disconnect();
     this.subscriber?.disconnect();
     await this.deps?.llama.dispose();

@@ -1,6 +1,6 @@
 /**
  * Worker heartbeats in Redis: one expiring key per worker plus its id in the workers set. Written by
- * the upstream worker and, on a runner's behalf, by the gateway holding its connection.
+ * every worker (llm, upstream, onnx) and, on a runner's behalf, by the gateway holding its connection.
  */
 import type Redis from 'ioredis';
 import { HEARTBEAT_TTL_SECONDS, WORKERS_SET_KEY, workerHeartbeatKey, type WorkerHeartbeat } from '@switchyard/contracts';
