@@ -292,6 +292,15 @@ describe('sampling and choices (e2e)', () => {
     expect(streamed).toBe(4);
   });
 
+  it('top_logprobs agree with the model\'s own next-token distribution (/v1/internal/logits)', async () => {
+    const prompt = 'Once upon a time there';
+    const res = await client.completions.create({ model: 'tiny-chat', prompt, max_tokens: 1, logprobs: 3, temperature: 0 });
+    const fromCompletion = res.choices[0].logprobs!.top_logprobs![0];
+    const dist = await post('/v1/internal/logits', { model: 'tiny-chat', prompt, top_logits: 3 });
+    expect(Object.keys(fromCompletion)).toEqual(Object.keys(dist.json));
+    for (const [token, p] of Object.entries(dist.json as Record<string, number>)) expect(fromCompletion[token]).toBeCloseTo(Math.log(p), 3);
+  });
+
   it('completions: legacy logprobs with text offsets, and echo', async () => {
     const res = await client.completions.create({ model: 'tiny-chat', prompt: 'Once upon a time', max_tokens: 5, logprobs: 3, echo: true, temperature: 0 });
     const c = res.choices[0];

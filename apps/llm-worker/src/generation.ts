@@ -229,6 +229,43 @@ function commonPrefixLength(a: readonly Token[], b: readonly Token[]): number {
   return i;
 }
 
+/**
+ * Generation with the `top` most likely alternatives per token, chosen natively: node-llama-cpp's
+ * controlled evaluation returns the top logits and the total weight of the distribution
+ * (sum of exp(logit - max)), so log probabilities cost no vocabulary-sized copy. Yields like
+ * `evaluateWithMetadata`, as probabilities of the top tokens and the sampled one; ends at an
+ * end-of-generation token. Each step gets its own seed (seed + step) so sampling stays random.
+ */
+async function* topLogprobTokens(
+  model: LlamaModel,
+  sequence: LlamaContextSequence,
+  input: Token[],
+  options: { temperature: number; topP: number; topK?: number; minP?: number; seed?: number; repeatPenalty?: LlamaContextSequenceRepeatPenalty; tokenBias?: TokenBias },
+  top: number,
+): AsyncGenerator<{ token: Token; probabilities: Map<Token, number> }, void, void> {
+  let next = input;
+  for (let step = 0; ; step++) {
+    const last = next.length - 1;
+    const generateNext = {
+      token: true,
+      logits: { filter: { tokens: [] as Token[], includeTop: top, includeSelected: true } },
+      totalLogitWeight: true,
+      options: { ...options, seed: options.seed === undefined ? undefined : options.seed + step },
+    };
+    const results = await sequence.controlledEvaluate(next.map((t, i) => (i === last ? ([t, { generateNext }] as const) : t)));
+    const out = results[last]?.next;
+    const token = out?.token;
+    if (token == null || model.isEogToken(token) || !out?.logits || out.totalLogitWeight === undefined) return;
+    let max = -Infinity;
+    for (const l of out.logits.values()) max = Math.max(max, l);
+    const norm = Math.log(out.totalLogitWeight);
+    const probabilities = new Map<Token, number>();
+    for (const [t, l] of out.logits) probabilities.set(t, Math.exp(l - max - norm));
+    yield { token, probabilities };
+    next = [token];
+  }
+}
+
 /** Drops the sequence's cached tokens from `keep` on, through the gate. */
 export async function eraseAfter(sequence: LlamaContextSequence, keep: number, gate: DecodeGate): Promise<void> {
   if (keep >= sequence.nextTokenIndex) return;
@@ -427,25 +464,29 @@ export async function runGeneration(options: {
   // grammar for the rest of the call, continuing from the last sampled (not yet evaluated) token.
   for (;;) {
     const grammarEvaluationState = grammar ? new lib.LlamaGrammarEvaluationState({ model, grammar }) : undefined;
-    const iterator = sequence.evaluateWithMetadata(
-      input,
-      // The full distribution costs a vocabulary-sized copy per token; without alternatives the
-      // sampled token's probability is enough.
-      { probabilities: logprobs !== undefined && plan.logprobs!.top > 0, confidence: logprobs !== undefined && plan.logprobs!.top === 0 },
-      {
-        temperature: greedy ? 0 : sampling.temperature,
-        // Explicit: node-llama-cpp's default top_p is 0.95, OpenAI's is 1.
-        topP: sampling.topP,
-        topK: sampling.topK,
-        minP: sampling.minP,
-        seed,
-        repeatPenalty: penalties(sampling, generated),
-        tokenBias: plan.tokenBias,
-        grammarEvaluationState,
-        // The limit above keeps prompt + output inside the window, so no context shift ever drops the prompt.
-        yieldEogToken: false,
-      },
-    );
+    const samplerOptions = {
+      temperature: greedy ? 0 : sampling.temperature,
+      // Explicit: node-llama-cpp's default top_p is 0.95, OpenAI's is 1.
+      topP: sampling.topP,
+      topK: sampling.topK,
+      minP: sampling.minP,
+      seed,
+      repeatPenalty: penalties(sampling, generated),
+      tokenBias: plan.tokenBias,
+    };
+    const top = plan.logprobs?.top ?? 0;
+    // Alternatives without a grammar: the native side picks the top N (see topLogprobTokens);
+    // node-llama-cpp's controlled evaluation takes no grammar, so with one the whole distribution
+    // is copied per token instead. Without alternatives the sampled token's probability is enough.
+    const iterator: AsyncGenerator<{ token: Token; probabilities?: Map<Token, number>; confidence?: number }, void, void> =
+      top > 0 && !grammar && !plan.autoTools
+        ? topLogprobTokens(model, sequence, input, samplerOptions, top)
+        : sequence.evaluateWithMetadata(
+            input,
+            { probabilities: top > 0, confidence: logprobs !== undefined && top === 0 },
+            // The limit above keeps prompt + output inside the window, so no context shift ever drops the prompt.
+            { ...samplerOptions, grammarEvaluationState, yieldEogToken: false },
+          );
     let switchTo: Token | undefined;
     try {
       for await (const out of iterator) {
@@ -458,8 +499,7 @@ export async function runGeneration(options: {
         pending.push(token);
         if (shaper.inReasoning) reasoningTokens++;
         if (logprobs) {
-          const meta = out as { probabilities?: Map<Token, number>; confidence?: number };
-          const probabilities = meta.probabilities ?? (meta.confidence !== undefined ? new Map([[token, meta.confidence]]) : undefined);
+          const probabilities = out.probabilities ?? (out.confidence !== undefined ? new Map([[token, out.confidence]]) : undefined);
           shaper.logprob(logprobs.of(token, probabilities, plan.logprobs!.top));
         }
         // The preceding tokens let the detokenizer decide on a leading space the way it would in context.
