@@ -145,6 +145,14 @@ async function main(): Promise<void> {
   // info level: the worker logs its batch counters when it unloads a model.
   const worker = startApp(ROOT, 'onnx-worker', { ...env, LOG_LEVEL: 'info' }, logs);
   const baseUrl = `http://127.0.0.1:${port}`;
+  // Interrupted: stop the apps and redis it started, not only itself.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      void Promise.all([stopProcess(gateway), stopProcess(worker)])
+        .then(() => redis.stop())
+        .finally(() => process.exit(130));
+    });
+  }
   try {
     await waitUntil(async () => (await fetch(`${baseUrl}/health`)).ok, 30_000, 'the gateway', logs);
     const r = new Redis(redis.url);

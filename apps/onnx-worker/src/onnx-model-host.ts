@@ -21,6 +21,14 @@ import { MODEL_TYPES } from './model-types';
 import { TaskRejected, type ServedModel } from './model-types/model-type';
 import type { TransformersModule } from './transformers';
 
+/**
+ * A job still running after this long announces its worker (a `start` event), so the gateway can
+ * tell a dead worker from a slow job. Most jobs answer sooner and skip that event: one Redis
+ * round of PUBLISH+XADD less per request. A worker that dies sooner is handled by the stall check
+ * (the job runs again elsewhere).
+ */
+const START_EVENT_AFTER_MS = 250;
+
 export interface OnnxModelHostDeps {
   lib: TransformersModule;
   device: 'cpu' | 'cuda';
@@ -118,15 +126,20 @@ export class OnnxModelHost {
       }
     };
     let events: JobEventsPublisher | undefined;
+    let announce: NodeJS.Timeout | undefined;
     try {
-      events = await JobEventsPublisher.forJob(this.deps.publisher, job.id!, job.attemptsStarted > 1);
-      void events.emit({ type: 'start', workerId: this.deps.workerId, promptTokens: 0 });
+      const publisher = await JobEventsPublisher.forJob(this.deps.publisher, job.id!, job.attemptsStarted > 1);
+      events = publisher;
+      announce = setTimeout(() => void publisher.emit({ type: 'start', workerId: this.deps.workerId, promptTokens: 0 }), START_EVENT_AFTER_MS);
       const result = await this.served!.run(job.data, { joined: join });
+      clearTimeout(announce);
       await events.emit({ type: 'result', workerId: this.deps.workerId, data: result });
     } catch (err) {
+      clearTimeout(announce);
       if (!(err instanceof TaskRejected)) this.log.error('job failed', { jobId: job.id, kind: job.data.kind, error: (err as Error).stack ?? String(err) });
       await events?.emit(toErrorEvent(err, this.name)).catch(() => undefined);
     } finally {
+      clearTimeout(announce);
       if (!joined) {
         join();
         this.served?.poke();
