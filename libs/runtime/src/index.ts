@@ -13,3 +13,4 @@ export * from './fixed-models-control';
 export * from './heartbeat';
 export * from './onnx-models-file';
 export * from './embedding-vectors';
+export * from './worker-lifecycle';
