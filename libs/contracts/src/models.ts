@@ -6,19 +6,13 @@ import type { UpstreamModelDescriptor } from './upstream';
 import type { RunnerModelDescriptor } from './runner';
 import type { OnnxModelDescriptor } from './onnx-models';
 
-export interface LlamaCppModelDescriptor {
+/** What every model entry has, whatever serves it. */
+export interface ModelDescriptorBase {
   name: string;
   aliases: string[];
-  backend: Extract<Backend, 'llama.cpp'>;
-  /** Absolute path of the GGUF file. */
-  path: string;
+  backend: Backend;
+  /** Longest input in tokens (reported as `context_length` in /v1/models; 0 when unknown). */
   contextSize: number;
-  /** Parallel sequences in one context = concurrent requests served. */
-  parallel: number;
-  /** CPU threads for generation; always explicit (the library default oversubscribes small machines). */
-  threads: number;
-  /** Layers offloaded to a GPU: 'auto', 'max' or a count; 0 on CPU-only builds. */
-  gpuLayers: number | 'auto' | 'max';
   /** Requests allowed to wait for this model before the gateway answers 429. */
   maxQueue: number;
   /** Load on a worker on the first request when no worker holds it. */
@@ -27,13 +21,25 @@ export interface LlamaCppModelDescriptor {
   preload: boolean;
   /** Unload after this long idle; -1 keeps it loaded. */
   keepAliveMs: number;
+  /** Epoch seconds the entry was read, reported as `created` in /v1/models. */
+  created: number;
+  ownedBy: string;
+}
+
+export interface LlamaCppModelDescriptor extends ModelDescriptorBase {
+  backend: Extract<Backend, 'llama.cpp'>;
+  /** Absolute path of the GGUF file. */
+  path: string;
+  /** Parallel sequences in one context = concurrent requests served. */
+  parallel: number;
+  /** CPU threads for generation; always explicit (the library default oversubscribes small machines). */
+  threads: number;
+  /** Layers offloaded to a GPU: 'auto', 'max' or a count; 0 on CPU-only builds. */
+  gpuLayers: number | 'auto' | 'max';
   /** Split thinking into `reasoning_content`: always, never, or when the chat template uses the markers. */
   reasoning: boolean | 'auto';
   /** Opening and closing thinking markers. */
   reasoningMarkers: [string, string];
-  /** Epoch seconds the entry was read, reported as `created` in /v1/models. */
-  created: number;
-  ownedBy: string;
   /** An embedding model: served by /v1/embeddings (node-llama-cpp's embedding context), not chat. */
   embedding?: boolean;
 }

@@ -3,6 +3,7 @@
  * type is one of the worker's plug-ins (embeddings, classifier, reranker today; audio and image
  * types later): the models file names it in `task`, the gateway routes endpoints by it.
  */
+import type { ModelDescriptorBase } from './models';
 import type { Backend } from './queues';
 
 export type OnnxTask = 'embeddings' | 'classifier' | 'reranker';
@@ -12,9 +13,7 @@ export const ONNX_TASKS: readonly OnnxTask[] = ['embeddings', 'classifier', 'rer
 /** How token vectors become one embedding. */
 export type EmbeddingPooling = 'mean' | 'cls';
 
-export interface OnnxModelDescriptor {
-  name: string;
-  aliases: string[];
+export interface OnnxModelDescriptor extends ModelDescriptorBase {
   backend: Extract<Backend, 'onnx'>;
   task: OnnxTask;
   /** Absolute path of the model folder (config.json, tokenizer.json, onnx/model.onnx). */
@@ -40,11 +39,4 @@ export interface OnnxModelDescriptor {
   categories: Record<string, string[]>;
   /** classifier: score at or above which a category is flagged. */
   threshold: number;
-  /** Requests allowed to wait for this model before the gateway answers 429. */
-  maxQueue: number;
-  autoLoad: boolean;
-  preload: boolean;
-  keepAliveMs: number;
-  created: number;
-  ownedBy: string;
 }

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from './queues';
 import { safeQueuePart } from './upstream';
-import type { WorkerHeartbeat } from './models';
+import type { ModelDescriptorBase, WorkerHeartbeat } from './models';
 
 /**
  * What jobs a runner model takes: `llm` (the llama worker's chat/completion jobs, for a GGUF served
@@ -16,20 +16,11 @@ import type { WorkerHeartbeat } from './models';
  */
 export type RunnerJobFormat = 'llm' | 'upstream';
 
-export interface RunnerModelDescriptor {
-  name: string;
-  aliases: string[];
+export interface RunnerModelDescriptor extends ModelDescriptorBase {
   backend: Extract<Backend, 'runner'>;
   format: RunnerJobFormat;
   /** Requests the runner serves at once. */
   parallel: number;
-  contextSize: number;
-  maxQueue: number;
-  autoLoad: boolean;
-  preload: boolean;
-  keepAliveMs: number;
-  created: number;
-  ownedBy: string;
 }
 
 /** A runner's heartbeat: a worker heartbeat plus the descriptors of the models it registered. */

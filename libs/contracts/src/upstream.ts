@@ -4,6 +4,7 @@
  * model's queue and calls the deployments; the gateway passes the validated request body through.
  */
 import type { JobsOptions } from 'bullmq';
+import type { ModelDescriptorBase } from './models';
 import type { Backend } from './queues';
 
 /** One server behind a model name. */
@@ -31,23 +32,13 @@ export interface UpstreamDeployment {
 /** `fallback`: always try deployments in order; `balance`: spread by weight, the rest as fallbacks. */
 export type UpstreamRouting = 'fallback' | 'balance';
 
-export interface UpstreamModelDescriptor {
-  name: string;
-  aliases: string[];
+/** `autoLoad`, `preload` and `keepAliveMs` are always false/true/-1: an upstream is not loaded. */
+export interface UpstreamModelDescriptor extends ModelDescriptorBase {
   backend: Extract<Backend, 'upstream'>;
   deployments: UpstreamDeployment[];
   routing: UpstreamRouting;
   /** Requests the upstream worker runs at once for this model (per worker). */
   concurrency: number;
-  /** Reported as `context_length` in /v1/models (0 when unknown). */
-  contextSize: number;
-  maxQueue: number;
-  /** Always false/true/-1: an upstream is not loaded; kept so every descriptor has the same knobs. */
-  autoLoad: boolean;
-  preload: boolean;
-  keepAliveMs: number;
-  created: number;
-  ownedBy: string;
 }
 
 /** `embeddings` is answered with one result event carrying the upstream's JSON (model renamed). */
