@@ -121,6 +121,17 @@ describe('fleet (e2e)', () => {
     expect((await call('POST', '/v1/completions', USER, { model: 'resident', prompt: 'x', max_tokens: 2, keep_alive: -1 })).status).toBe(200);
   });
 
+  it('a request right after an unload is served by loading the model again, not left in an unread queue', async () => {
+    const load = await call('POST', '/admin/models/lazy/load', ADMIN, {});
+    expect(load.status).toBe(200);
+    // No pause: the gateway's view of the fleet may still say 'loaded' when the request is queued.
+    expect((await call('POST', '/admin/models/lazy/unload', ADMIN, {})).status).toBe(200);
+    const started = Date.now();
+    const r = await call('POST', '/v1/completions', USER, { model: 'lazy', prompt: 'x', max_tokens: 2 });
+    expect(r.status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+
   it('does not auto-load a model marked auto_load: false (503), but the admin can load it with args', async () => {
     const denied = await call('POST', '/v1/completions', USER, { model: 'manual', prompt: 'x', max_tokens: 1 });
     expect(denied.status).toBe(503);

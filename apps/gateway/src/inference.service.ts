@@ -186,6 +186,20 @@ export class InferenceService implements OnApplicationShutdown {
               );
             }
           }
+          if (workerId === undefined && !(await this.registry.serves(model.name, true))) {
+            // Queued for a model nobody serves any more (unloaded just before the job was added, or
+            // its worker left): load it again on demand, or fail now rather than at the queue timeout.
+            if (!(await this.models.ensureServed(model, signal)) && (await this.removeWaiting(queue, jobId))) {
+              throw new OpenAIError(
+                503,
+                `No worker is serving the model '${model.name}' right now. Try again later.`,
+                'server_error',
+                'no_worker_available',
+                null,
+                { 'Retry-After': '5' },
+              );
+            }
+          }
           if (workerId !== undefined && !(await this.registry.isAlive(workerId))) {
             // Nothing streamed yet: the job goes back to its queue once the dead worker's lock
             // expires and another worker serving the model runs it (it continues the sequence).
