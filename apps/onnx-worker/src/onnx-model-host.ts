@@ -136,8 +136,9 @@ export class OnnxModelHost {
       await events.emit({ type: 'result', workerId: this.deps.workerId, data: result });
     } catch (err) {
       clearTimeout(announce);
-      if (!(err instanceof TaskRejected)) this.log.error('job failed', { jobId: job.id, kind: job.data.kind, error: (err as Error).stack ?? String(err) });
-      await events?.emit(toErrorEvent(err, this.name)).catch(() => undefined);
+      const unloaded = this.state === 'unloading' && !(err instanceof TaskRejected);
+      if (!(err instanceof TaskRejected) && !unloaded) this.log.error('job failed', { jobId: job.id, kind: job.data.kind, error: (err as Error).stack ?? String(err) });
+      await events?.emit(toErrorEvent(err, this.name, unloaded)).catch(() => undefined);
     } finally {
       clearTimeout(announce);
       if (!joined) {
@@ -166,9 +167,20 @@ export class OnnxModelHost {
   }
 }
 
-function toErrorEvent(err: unknown, model: string): Omit<ErrorEvent, 'seq'> {
+/** A rejected input is the client's 400; a job cut by an unload past its drain a 503 to retry, as on the llm worker. */
+function toErrorEvent(err: unknown, model: string, unloaded: boolean): Omit<ErrorEvent, 'seq'> {
   if (err instanceof TaskRejected) {
     return { type: 'error', status: 400, errorType: 'invalid_request_error', message: err.message, code: err.code, param: err.param };
+  }
+  if (unloaded) {
+    return {
+      type: 'error',
+      status: 503,
+      errorType: 'server_error',
+      message: `The model '${model}' was unloaded while this request was running. Retry the request.`,
+      code: 'model_unloaded',
+      param: null,
+    };
   }
   return {
     type: 'error',
