@@ -129,14 +129,7 @@ export class InferenceService implements OnApplicationShutdown {
   /** Fails fast with 503 when nobody serves the model, 429 when its queue is full. */
   private async admit(model: ModelDescriptor, jobs: number, signal: AbortSignal): Promise<void> {
     if (!(await this.models.ensureServed(model, signal))) {
-      throw new OpenAIError(
-        503,
-        `No worker is serving the model '${model.name}' right now. Try again later.`,
-        'server_error',
-        'no_worker_available',
-        null,
-        { 'Retry-After': '5' },
-      );
+      throw noWorker(model);
     }
     const waiting = await this.queue(model).getWaitingCount();
     if (waiting + jobs > model.maxQueue) {
@@ -190,14 +183,7 @@ export class InferenceService implements OnApplicationShutdown {
             // Queued for a model nobody serves any more (unloaded just before the job was added, or
             // its worker left): load it again on demand, or fail now rather than at the queue timeout.
             if (!(await this.models.ensureServed(model, signal)) && (await this.removeWaiting(queue, jobId))) {
-              throw new OpenAIError(
-                503,
-                `No worker is serving the model '${model.name}' right now. Try again later.`,
-                'server_error',
-                'no_worker_available',
-                null,
-                { 'Retry-After': '5' },
-              );
+              throw noWorker(model);
             }
           }
           if (workerId !== undefined && !(await this.registry.isAlive(workerId))) {
@@ -274,4 +260,10 @@ export class InferenceService implements OnApplicationShutdown {
 
 function retryAfter(seconds: number | undefined): Record<string, string> {
   return seconds === undefined ? {} : { 'Retry-After': String(seconds) };
+}
+
+function noWorker(model: ModelDescriptor): OpenAIError {
+  return new OpenAIError(503, `No worker is serving the model '${model.name}' right now. Try again later.`, 'server_error', 'no_worker_available', null, {
+    'Retry-After': '5',
+  });
 }

@@ -24,7 +24,7 @@ import {
   type RunnerHeartbeat,
   type RunnerModelDescriptor,
 } from '@switchyard/contracts';
-import { createRedis, JobEventsPublisher, removeHeartbeat, writeHeartbeat, type CancelListener, type GatewayMessage, type Logger, type RunnerServerStream } from '@switchyard/runtime';
+import { createRedis, JobEventsPublisher, removeHeartbeat, serverErrorEvent, workerLostEvent, writeHeartbeat, type CancelListener, type GatewayMessage, type Logger, type RunnerServerStream } from '@switchyard/runtime';
 import type { WorkerRegistry } from './worker-registry.service';
 
 type Unsequenced = JobEvent extends infer E ? (E extends JobEvent ? Omit<E, 'seq'> : never) : never;
@@ -90,7 +90,7 @@ export class RunnerSession {
     const jobId = job.id!;
     const events = await JobEventsPublisher.forJob(this.deps.publisher, jobId, job.attemptsStarted > 1);
     if (events.alreadyStreamed) {
-      await events.emit(failure(502, 'worker_lost', 'The runner serving this request stopped responding.'));
+      await events.emit(workerLostEvent('runner'));
       return;
     }
     if (this.closed) {
@@ -128,7 +128,7 @@ export class RunnerSession {
       if (typeof event !== 'object' || event === null || !EVENT_TYPES.has(event.type)) throw new Error('unknown event type');
     } catch (err) {
       this.deps.log.warn('runner sent a malformed event', { runner: this.id, jobId, error: (err as Error).message });
-      this.finish(jobId, failure(502, 'runner_bad_event', 'The runner sent a malformed event.'));
+      this.finish(jobId, serverErrorEvent(502, 'runner_bad_event', 'The runner sent a malformed event.'));
       return;
     }
     if (event.type === 'start') event = { ...event, workerId: this.id };
@@ -225,10 +225,7 @@ export class RunnerSession {
   }
 }
 
-function failure(status: number, code: string, message: string): Omit<ErrorEvent, 'seq'> {
-  return { type: 'error', status, errorType: 'server_error', message, code, param: null };
-}
 
 function disconnected(model: string): Omit<ErrorEvent, 'seq'> {
-  return failure(502, 'runner_disconnected', `The runner serving '${model}' disconnected.`);
+  return serverErrorEvent(502, 'runner_disconnected', `The runner serving '${model}' disconnected.`);
 }

@@ -12,6 +12,8 @@ export async function runEmbeddings(
   context: LlamaEmbeddingContext,
   model: LlamaModel,
   contextSize: number,
+  /** Tokens in the model's vocabulary (counted once at load by the engine). */
+  vocabularySize: number,
   job: EmbeddingsJobData,
 ): Promise<EmbeddingsResult> {
   if (job.dimensions !== undefined) {
@@ -21,9 +23,9 @@ export async function runEmbeddings(
   // Token ids are checked against the vocabulary; the context adds BOS/EOS as the model wants them.
   const tokenized = job.inputs.map((input, i) => {
     if (typeof input === 'string') return model.tokenize(input);
-    const bad = input.findIndex((t) => t >= vocabularySize(model));
+    const bad = input.findIndex((t) => t >= vocabularySize);
     if (bad >= 0) {
-      throw new GenerationRejected(`Invalid token id ${input[bad]} in '${param(i)}': this model's vocabulary has ${vocabularySize(model)} tokens.`, 'invalid_token_id', param(i));
+      throw new GenerationRejected(`Invalid token id ${input[bad]} in '${param(i)}': this model's vocabulary has ${vocabularySize} tokens.`, 'invalid_token_id', param(i));
     }
     return [...input] as Token[];
   });
@@ -51,6 +53,3 @@ export async function runEmbeddings(
   return { kind: 'embeddings', vectors, promptTokens };
 }
 
-function vocabularySize(model: LlamaModel): number {
-  return model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? Number.MAX_SAFE_INTEGER;
-}

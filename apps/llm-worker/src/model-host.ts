@@ -3,7 +3,7 @@
  * the model's BullMQ queue with concurrency = parallel so node-llama-cpp batches concurrent requests.
  * Unloading drains running jobs for a bounded time, then aborts what is left.
  */
-import { Worker, type Job } from 'bullmq';
+import type { Job, Worker } from 'bullmq';
 import type Redis from 'ioredis';
 import {
   LLM_LOCK_DURATION_MS,
@@ -19,7 +19,7 @@ import {
   type TokenJobData,
   type WorkerModelState,
 } from '@switchyard/contracts';
-import { CancelListener, createRedis, JobEventsPublisher, Logger } from '@switchyard/runtime';
+import { CancelListener, consumeQueue, JobEventsPublisher, Logger, modelUnloadedEvent, serverErrorEvent, workerLostEvent } from '@switchyard/runtime';
 import { GenerationRejected } from './generation';
 import { LlamaEngine } from './llama-engine';
 import type { Llama, NodeLlamaCppModule } from './node-llama-cpp';
@@ -105,17 +105,18 @@ export class ModelHost {
       this.log.error('model failed to load', { path: d.path, error: this.error });
       throw err;
     }
-    this.queueConnection = createRedis(this.deps.redisUrl, `switchyard-llm-${this.deps.workerId}`);
-    this.worker = new Worker<HostJobData>(llmQueueName(d.name), (job) => this.process(job), {
-      connection: this.queueConnection,
+    // A job whose worker died goes back to the queue once; see `processGeneration` for what a retry does.
+    const consumer = consumeQueue<HostJobData>(llmQueueName(d.name), (job) => this.process(job), {
+      redisUrl: this.deps.redisUrl,
+      connectionName: `switchyard-llm-${this.deps.workerId}`,
       prefix: REDIS_PREFIX,
       concurrency: d.parallel,
       lockDuration: LLM_LOCK_DURATION_MS,
       stalledInterval: LLM_STALLED_INTERVAL_MS,
-      // A job whose worker died goes back to the queue once; see `resume` for what happens then.
-      maxStalledCount: 1,
+      log: this.log,
     });
-    this.worker.on('error', (err) => this.log.error('queue worker error', { error: err.message }));
+    this.worker = consumer.worker;
+    this.queueConnection = consumer.connection;
     this.state = 'ready';
     this.lastUsed = Date.now();
     this.log.info('model ready', {
@@ -165,7 +166,7 @@ export class ModelHost {
       events = await JobEventsPublisher.forJob(this.deps.publisher, jobId, job.attemptsStarted > 1);
       if (events.alreadyStreamed) {
         // A worker died after streaming part of this answer; replaying it would repeat text.
-        await events.emit(workerLost());
+        await events.emit(workerLostEvent());
         return;
       }
       const publisher = events;
@@ -181,7 +182,7 @@ export class ModelHost {
         },
       );
       if (result.aborted) {
-        if (this.stopped.get(jobId) === 'unloaded') await events.emit(modelUnloaded(this.name));
+        if (this.stopped.get(jobId) === 'unloaded') await events.emit(modelUnloadedEvent(this.name));
         return;
       }
       await events.emit({ type: 'done', finishReason: result.finishReason, usage: result.usage });
@@ -230,34 +231,5 @@ function failure(err: unknown, log: Logger, jobId: string): Omit<ErrorEvent, 'se
     return { type: 'error', status: 400, errorType: 'invalid_request_error', message: err.message, code: err.code, param: err.param };
   }
   log.error('job failed', { jobId, error: (err as Error).stack ?? String(err) });
-  return {
-    type: 'error',
-    status: 500,
-    errorType: 'server_error',
-    message: 'The model failed while answering this request.',
-    code: 'generation_failed',
-    param: null,
-  };
-}
-
-function workerLost(): Omit<ErrorEvent, 'seq'> {
-  return {
-    type: 'error',
-    status: 502,
-    errorType: 'server_error',
-    message: 'The worker serving this request stopped responding.',
-    code: 'worker_lost',
-    param: null,
-  };
-}
-
-function modelUnloaded(model: string): Omit<ErrorEvent, 'seq'> {
-  return {
-    type: 'error',
-    status: 503,
-    errorType: 'server_error',
-    message: `The model '${model}' was unloaded while this request was running. Retry the request.`,
-    code: 'model_unloaded',
-    param: null,
-  };
+  return serverErrorEvent(500, 'generation_failed', 'The model failed while answering this request.');
 }

@@ -4,7 +4,7 @@
  * Each job answers with one `result` event (or an `error`). Unloading stops taking jobs, lets the
  * running ones finish for a bounded time, then frees the model.
  */
-import { Worker, type Job } from 'bullmq';
+import type { Job, Worker } from 'bullmq';
 import type Redis from 'ioredis';
 import {
   REDIS_PREFIX,
@@ -16,7 +16,7 @@ import {
   type TaskJobData,
   type WorkerModelState,
 } from '@switchyard/contracts';
-import { createRedis, JobEventsPublisher, Logger } from '@switchyard/runtime';
+import { consumeQueue, JobEventsPublisher, Logger, modelUnloadedEvent, serverErrorEvent } from '@switchyard/runtime';
 import { MODEL_TYPES } from './model-types';
 import { TaskRejected, type ServedModel } from './model-types/model-type';
 import type { TransformersModule } from './transformers';
@@ -100,16 +100,17 @@ export class OnnxModelHost {
       this.log.error('model failed to load', { path: d.path, error: this.error });
       throw err;
     }
-    this.queueConnection = createRedis(this.deps.redisUrl, `switchyard-onnx-${this.deps.workerId}`);
-    this.worker = new Worker<TaskJobData>(onnxQueueName(d.name), (job) => this.process(job), {
-      connection: this.queueConnection,
+    const consumer = consumeQueue<TaskJobData>(onnxQueueName(d.name), (job) => this.process(job), {
+      redisUrl: this.deps.redisUrl,
+      connectionName: `switchyard-onnx-${this.deps.workerId}`,
       prefix: REDIS_PREFIX,
       concurrency: d.parallel,
       lockDuration: TASK_LOCK_DURATION_MS,
       stalledInterval: TASK_STALLED_INTERVAL_MS,
-      maxStalledCount: 1,
+      log: this.log,
     });
-    this.worker.on('error', (err) => this.log.error('queue worker error', { error: err.message }));
+    this.worker = consumer.worker;
+    this.queueConnection = consumer.connection;
     this.state = 'ready';
     this.lastUsed = Date.now();
     this.log.info('model ready', { task: d.task, path: d.path, ms: Date.now() - started, maxBatch: d.maxBatch, parallel: d.parallel, threads: d.threads });
@@ -172,22 +173,6 @@ function toErrorEvent(err: unknown, model: string, unloaded: boolean): Omit<Erro
   if (err instanceof TaskRejected) {
     return { type: 'error', status: 400, errorType: 'invalid_request_error', message: err.message, code: err.code, param: err.param };
   }
-  if (unloaded) {
-    return {
-      type: 'error',
-      status: 503,
-      errorType: 'server_error',
-      message: `The model '${model}' was unloaded while this request was running. Retry the request.`,
-      code: 'model_unloaded',
-      param: null,
-    };
-  }
-  return {
-    type: 'error',
-    status: 500,
-    errorType: 'server_error',
-    message: `The model '${model}' failed while processing this request.`,
-    code: 'inference_failed',
-    param: null,
-  };
+  if (unloaded) return modelUnloadedEvent(model);
+  return serverErrorEvent(500, 'inference_failed', `The model '${model}' failed while processing this request.`);
 }

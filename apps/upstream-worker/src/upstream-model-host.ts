@@ -11,13 +11,12 @@ import {
   REDIS_PREFIX,
   jobCancelKey,
   upstreamQueueName,
-  type ErrorEvent,
   type QueuedJobData,
   type UpstreamJobData,
   type UpstreamModelDescriptor,
   type WorkerModelState,
 } from '@switchyard/contracts';
-import { CancelListener, createRedis, JobEventsPublisher, Logger } from '@switchyard/runtime';
+import { CancelListener, createRedis, JobEventsPublisher, Logger, serverErrorEvent, workerLostEvent } from '@switchyard/runtime';
 import { UpstreamFailure } from './upstream-client';
 import { UpstreamRouter } from './upstream-router';
 
@@ -99,7 +98,7 @@ export class UpstreamModelHost {
       const flagged = this.deps.publisher.exists(jobCancelKey(jobId));
       events = await JobEventsPublisher.forJob(this.deps.publisher, jobId, job.attemptsStarted > 1);
       if (events.alreadyStreamed) {
-        await events.emit(failure(502, 'worker_lost', 'The worker serving this request stopped responding.'));
+        await events.emit(workerLostEvent());
         return;
       }
       if ((await flagged) === 1) return;
@@ -113,7 +112,7 @@ export class UpstreamModelHost {
         abort.signal,
       );
       if (result.aborted) {
-        if (this.stopped.has(jobId)) await events.emit(failure(503, 'worker_stopping', 'The worker serving this request is shutting down. Retry the request.'));
+        if (this.stopped.has(jobId)) await events.emit(serverErrorEvent(503, 'worker_stopping', 'The worker serving this request is shutting down. Retry the request.'));
         return;
       }
       if (answer !== undefined) await events.emit({ type: 'result', data: { ...answer, model: job.data.model } });
@@ -122,7 +121,7 @@ export class UpstreamModelHost {
       const event =
         err instanceof UpstreamFailure
           ? err.toEvent()
-          : failure(500, 'upstream_worker_failed', 'The upstream worker failed while serving this request.');
+          : serverErrorEvent(500, 'upstream_worker_failed', 'The upstream worker failed while serving this request.');
       if (!(err instanceof UpstreamFailure)) this.log.error('job failed', { jobId, error: (err as Error).stack ?? String(err) });
       await events?.emit(event).catch(() => undefined);
     } finally {
@@ -151,6 +150,3 @@ export class UpstreamModelHost {
   }
 }
 
-function failure(status: number, code: string, message: string): Omit<ErrorEvent, 'seq'> {
-  return { type: 'error', status, errorType: 'server_error', message, code, param: null };
-}

@@ -14,3 +14,5 @@ export * from './heartbeat';
 export * from './onnx-models-file';
 export * from './embedding-vectors';
 export * from './worker-lifecycle';
+export * from './job-errors';
+export * from './queue-consumer';
