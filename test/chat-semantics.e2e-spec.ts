@@ -232,6 +232,21 @@ describe('structured output (e2e)', () => {
     const bad = await post('/v1/chat/completions', { model: 'tiny-chat', messages: ask, grammar: 'root ::= nothing' });
     expect(bad.status).toBe(400);
     expect(bad.json.error).toMatchObject({ code: 'invalid_grammar', param: 'grammar' });
+    const schema = await post('/v1/chat/completions', {
+      model: 'tiny-chat',
+      messages: ask,
+      response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'nonsense' } } },
+    });
+    expect(schema.status).toBe(400);
+    expect(schema.json.error.param).toBe('response_format.json_schema.schema.type');
+    const tool = await post('/v1/chat/completions', {
+      model: 'tiny-chat',
+      messages: ask,
+      tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: { a: { oneOf: 5 } } } } }],
+      tool_choice: 'required',
+    });
+    expect(tool.status).toBe(400);
+    expect(tool.json.error.param).toBe('tools[0].function.parameters.properties.a.oneOf');
     const ok = await client.chat.completions.create({ model: 'tiny-chat', messages: ask, max_tokens: 2 });
     expect(ok.choices).toHaveLength(1);
   });

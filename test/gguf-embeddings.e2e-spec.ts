@@ -60,5 +60,11 @@ describe('GGUF embeddings through the llm worker (e2e)', () => {
     const embed = await fetch(`${stack.baseUrl}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'tiny-chat', input: 'hi' }) });
     expect(embed.status).toBe(400);
     expect(((await embed.json()) as { error: { param: string } }).error.param).toBe('model');
+    // Token tools work on its vocabulary; a next-token distribution it has not.
+    const tokens = await fetch(`${stack.baseUrl}/tokenize`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gguf-embed', content: 'hi' }) });
+    expect(tokens.status).toBe(200);
+    const logits = await fetch(`${stack.baseUrl}/v1/internal/logits`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gguf-embed', prompt: 'hi' }) });
+    expect(logits.status).toBe(400);
+    expect(((await logits.json()) as { error: { code: string } }).error.code).toBe('model_not_supported');
   });
 });

@@ -13,6 +13,50 @@ function bad(message: string, param: string, code = 'invalid_value'): OpenAIErro
   return OpenAIError.badRequest(message, param, code);
 }
 
+const SCHEMA_TYPES = new Set(['string', 'number', 'integer', 'boolean', 'object', 'array', 'null']);
+
+/**
+ * Checks that a JSON Schema is structurally one (the keywords a grammar is built from have the right
+ * JSON types), so a malformed schema is the client's 400 naming the spot, not a worker failure.
+ */
+export function checkJsonSchema(schema: unknown, param: string): void {
+  const fail = (at: string, what: string): never => {
+    throw bad(`Invalid '${at}': ${what}.`, at);
+  };
+  if (!isObj(schema)) return fail(param, 'expected a JSON Schema object');
+  const t = schema.type;
+  if (t !== undefined && !(typeof t === 'string' ? SCHEMA_TYPES.has(t) : Array.isArray(t) && t.every((x) => typeof x === 'string' && SCHEMA_TYPES.has(x)))) {
+    fail(`${param}.type`, `expected one of ${[...SCHEMA_TYPES].join(', ')} (or an array of them)`);
+  }
+  if (schema.properties !== undefined) {
+    if (!isObj(schema.properties)) fail(`${param}.properties`, 'expected an object of schemas');
+    for (const [k, v] of Object.entries(schema.properties as Obj)) checkJsonSchema(v, `${param}.properties.${k}`);
+  }
+  if (schema.required !== undefined && !(Array.isArray(schema.required) && schema.required.every((r) => typeof r === 'string'))) {
+    fail(`${param}.required`, 'expected an array of property names');
+  }
+  if (schema.enum !== undefined && !Array.isArray(schema.enum)) fail(`${param}.enum`, 'expected an array');
+  if (schema.items !== undefined && typeof schema.items !== 'boolean') {
+    if (Array.isArray(schema.items)) schema.items.forEach((v, i) => checkJsonSchema(v, `${param}.items[${i}]`));
+    else checkJsonSchema(schema.items, `${param}.items`);
+  }
+  if (schema.additionalProperties !== undefined && typeof schema.additionalProperties !== 'boolean') {
+    checkJsonSchema(schema.additionalProperties, `${param}.additionalProperties`);
+  }
+  for (const key of ['oneOf', 'anyOf', 'allOf'] as const) {
+    const list = schema[key];
+    if (list === undefined) continue;
+    if (!Array.isArray(list)) fail(`${param}.${key}`, 'expected an array of schemas');
+    (list as unknown[]).forEach((v, i) => checkJsonSchema(v, `${param}.${key}[${i}]`));
+  }
+  for (const key of ['$defs', 'definitions'] as const) {
+    const defs = schema[key];
+    if (defs === undefined) continue;
+    if (!isObj(defs)) fail(`${param}.${key}`, 'expected an object of schemas');
+    for (const [k, v] of Object.entries(defs as Obj)) checkJsonSchema(v, `${param}.${key}.${k}`);
+  }
+}
+
 export function parseTools(raw: unknown[] | null | undefined): ToolDefinition[] | undefined {
   if (raw == null) return undefined;
   const seen = new Set<string>();
@@ -27,9 +71,7 @@ export function parseTools(raw: unknown[] | null | undefined): ToolDefinition[] 
     }
     if (seen.has(fn.name)) throw bad(`Invalid '${at}.function.name': '${fn.name}' is defined twice.`, `${at}.function.name`);
     seen.add(fn.name);
-    if (fn.parameters !== undefined && fn.parameters !== null && !isObj(fn.parameters)) {
-      throw bad(`Invalid '${at}.function.parameters': expected a JSON Schema object.`, `${at}.function.parameters`);
-    }
+    if (fn.parameters !== undefined && fn.parameters !== null) checkJsonSchema(fn.parameters, `${at}.function.parameters`);
     if (fn.description !== undefined && fn.description !== null && typeof fn.description !== 'string') {
       throw bad(`Invalid '${at}.function.description': expected a string.`, `${at}.function.description`);
     }
@@ -72,8 +114,8 @@ export function parseResponseFormat(raw: Obj | null | undefined): ResponseFormat
     throw bad("Invalid 'response_format.json_schema.name': expected 1-64 letters, digits, underscores or dashes.", 'response_format.json_schema.name');
   }
   const schema = js.schema ?? { type: 'object', additionalProperties: true };
-  if (!isObj(schema)) throw bad("Invalid 'response_format.json_schema.schema': expected a JSON Schema object.", 'response_format.json_schema.schema');
-  return { type: 'json_schema', name: js.name, schema, strict: js.strict === true };
+  checkJsonSchema(schema, 'response_format.json_schema.schema');
+  return { type: 'json_schema', name: js.name, schema: schema as Obj, strict: js.strict === true };
 }
 
 export function parseToolCalls(raw: unknown[] | null | undefined, index: number): ToolCall[] | undefined {

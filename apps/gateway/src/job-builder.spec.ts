@@ -136,6 +136,22 @@ describe('buildChatJobs with tools and structured output', () => {
     expect(rejection(() => buildChatJobs(chat({ messages: [{ role: 'user', content: 'x' }], tool_choice: 'required' }), 'm')).param).toBe('tool_choice');
   });
 
+  it.each([
+    ['an unknown type', { type: 'nonsense' }, 'tools[0].function.parameters.type'],
+    ['a oneOf that is not a list', { type: 'object', properties: { a: { oneOf: 5 } } }, 'tools[0].function.parameters.properties.a.oneOf'],
+    ['required that is not a list of names', { type: 'object', required: 'a' }, 'tools[0].function.parameters.required'],
+  ])('rejects tool parameters with %s, naming the spot', (_what, parameters, param) => {
+    const tools = [{ type: 'function', function: { name: 'f', parameters } }];
+    expect(rejection(() => buildChatJobs(chat({ messages: [{ role: 'user', content: 'x' }], tools }), 'm')).param).toBe(param);
+  });
+
+  it('rejects a malformed response_format schema', () => {
+    const rf = { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', properties: { a: { type: 'nope' } } } } };
+    expect(rejection(() => buildChatJobs(chat({ messages: [{ role: 'user', content: 'x' }], response_format: rf }), 'm')).param).toBe(
+      'response_format.json_schema.schema.properties.a.type',
+    );
+  });
+
   it('rejects the deprecated functions and function_call with a pointer to tools', () => {
     const err = rejection(() => buildChatJobs(chat({ messages: [{ role: 'user', content: 'x' }], functions: [{ name: 'f' }] }), 'm'));
     expect(err.param).toBe('functions');

@@ -185,11 +185,15 @@ export class PromptBuilder {
       if (bos !== null && this.model.tokens.shouldPrependBosToken) tokens.unshift(bos);
       return { tokens, templateStops: [], endsInThinking: false };
     }
-    const state = this.wrapper.generateContextState({
-      chatHistory: this.history(job),
-      availableFunctions: this.functions(job),
-      documentFunctionParams: true,
-    });
+    const availableFunctions = this.functions(job);
+    let state: ReturnType<ChatWrapper['generateContextState']>;
+    try {
+      state = this.wrapper.generateContextState({ chatHistory: this.history(job), availableFunctions, documentFunctionParams: true });
+    } catch (err) {
+      // The template documents each function's schema; one it cannot read is the client's error.
+      if (availableFunctions === undefined) throw err;
+      throw new GenerationRejected(`The chat template could not render the tools' parameter schemas: ${(err as Error).message}`, 'invalid_tool_schema', 'tools');
+    }
     const tokens = state.contextText.tokenize(this.model.tokenizer);
     let text = state.contextText.toString();
     if (this.openThinking && this.thinkingOpen !== undefined) {

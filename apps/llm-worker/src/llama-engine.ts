@@ -115,7 +115,10 @@ export class LlamaEngine {
   }
 
   /** Tokenize, detokenize, templates and logits (token tools). */
-  answerTokens(request: TokenJobData['request']): Promise<unknown> {
+  async answerTokens(request: TokenJobData['request']): Promise<unknown> {
+    if (request.op === 'logits' && !this.context) {
+      throw new GenerationRejected(`The model '${this.descriptor.name}' is an embedding model and has no next-token distribution.`, 'model_not_supported', 'model');
+    }
     return answerTokenRequest(
       {
         model: this.model!,
@@ -141,7 +144,7 @@ export class LlamaEngine {
     if (!this.embedder) {
       throw new GenerationRejected(`The model '${this.descriptor.name}' is not an embedding model.`, 'model_not_supported', 'model');
     }
-    return runEmbeddings(this.embedder, this.model!, this.descriptor.contextSize, job);
+    return runEmbeddings(this.embedder, this.model!, this.descriptor.contextSize, this.vocabularySize, job);
   }
 
   private promptText(prompt: string | number[]): string {
