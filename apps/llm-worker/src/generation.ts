@@ -18,6 +18,7 @@ import type {
   Token,
   TokenBias,
 } from './node-llama-cpp';
+import type { SamplingGuard } from './sampling-guard';
 import { ReasoningSplitter, type ReasoningMarkers } from './output/reasoning';
 import { JsonToolCallStream, NativeToolCallStream, ToolCallDetector, type ToolCallSyntax } from './output/tool-calls';
 import { TokenLogprobs } from './output/token-logprobs';
@@ -60,6 +61,8 @@ export interface OutputPlan {
   reasoning?: { markers: ReasoningMarkers; startInside: boolean };
   logprobs?: { top: number; textOf(token: Token): string };
   tokenBias?: TokenBias;
+  /** The tokens `tokenBias` never allows (logit_bias of -100), for the sampling guard. */
+  bannedTokens?: ReadonlySet<Token>;
 }
 
 type ChatWrapper = NonNullable<ReturnType<NodeLlamaCppModule['resolveChatWrapper']>>;
@@ -416,10 +419,12 @@ export async function runGeneration(options: {
   plan: OutputPlan;
   /** Shared by the sequences of one context: erases go through it, generations pass it per token. */
   gate: DecodeGate;
+  /** Ends the generation before a sampling step that would find no allowed token (see SamplingGuard). */
+  guard: SamplingGuard;
   signal: AbortSignal;
   sink: GenerationSink;
 }): Promise<GenerationResult> {
-  const { lib, model, sequence, contextSize, tokens, sampling, plan, gate, signal, sink } = options;
+  const { lib, model, sequence, contextSize, tokens, sampling, plan, gate, guard, signal, sink } = options;
   if (tokens.length === 0) throw new GenerationRejected('The prompt is empty.', 'empty_prompt', options.promptParam);
   if (tokens.length >= contextSize) {
     throw new GenerationRejected(
@@ -468,6 +473,8 @@ export async function runGeneration(options: {
   // grammar for the rest of the call, continuing from the last sampled (not yet evaluated) token.
   for (;;) {
     const grammarEvaluationState = grammar ? new lib.LlamaGrammarEvaluationState({ model, grammar }) : undefined;
+    // The job's plan checked its grammar's start; a grammar switched to mid-way is checked here.
+    if (!guard.allowsSomeToken(grammarEvaluationState, plan.bannedTokens)) break;
     const samplerOptions = {
       temperature: greedy ? 0 : sampling.temperature,
       // Explicit: node-llama-cpp's default top_p is 0.95, OpenAI's is 1.
@@ -524,6 +531,9 @@ export async function runGeneration(options: {
           switchTo = token;
           break;
         }
+        // The sampler has accepted `token` into the grammar state: a dead end after it ends the
+        // output here rather than in a native failure (see SamplingGuard).
+        if ((grammarEvaluationState || plan.bannedTokens) && !guard.allowsSomeToken(grammarEvaluationState, plan.bannedTokens)) break;
         // Hold the next decode while another sequence erases (see DecodeGate).
         const closed = gate.pass();
         if (closed) await closed;

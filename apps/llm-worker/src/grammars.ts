@@ -86,6 +86,8 @@ export class GrammarFactory {
   /** A grammar from GBNF text; a grammar llama.cpp cannot parse is the client's error. */
   gbnf(text: string, param = 'grammar'): Promise<LlamaGrammar> {
     return this.cached(`gbnf:${text}`, async () => {
+      // llama.cpp reads the grammar as a C string: a NUL would silently cut it short.
+      if (text.includes('\0')) throw new GenerationRejected(`Invalid grammar in '${param}': it contains a NUL character.`, 'invalid_grammar', param);
       try {
         return await this.llama.createGrammar({ grammar: text });
       } catch (err) {

@@ -12,6 +12,7 @@ import { DecodeGate } from './decode-gate';
 import { GrammarFactory } from './grammars';
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaEmbeddingContext, LlamaModel, NodeLlamaCppModule, Token } from './node-llama-cpp';
 import type { ReasoningMarkers } from './output/reasoning';
+import { SamplingGuard } from './sampling-guard';
 import { answerTokenRequest } from './token-tools';
 
 /** What a job reports while it runs (the start event's fields, then output pieces). */
@@ -29,6 +30,7 @@ export class LlamaEngine {
   private grammars: GrammarFactory | undefined;
   private reasoning: ReasoningMarkers | undefined;
   private vocabularySize = 0;
+  private guard: SamplingGuard | undefined;
   private readonly gate = new DecodeGate();
   private readonly free: LlamaContextSequence[] = [];
 
@@ -58,6 +60,7 @@ export class LlamaEngine {
       this.prompts = new PromptBuilder(this.lib, this.model, this.reasoning?.open);
       this.grammars = new GrammarFactory(this.llama);
       for (const _ of this.model.iterateAllTokens()) this.vocabularySize++;
+      this.guard = new SamplingGuard(this.model, this.vocabularySize);
     } catch (err) {
       await this.dispose();
       throw err;
@@ -79,6 +82,7 @@ export class LlamaEngine {
    * run. Throws GenerationRejected for requests the model cannot take (the client's 400).
    */
   async generate(job: LlmJobData, signal: AbortSignal, sink: EngineSink, beforeStart?: () => Promise<void>): Promise<GenerationResult> {
+    if (job.kind === 'completion' && Array.isArray(job.prompt)) this.checkPromptTokens(job.prompt);
     const prompt = this.prompts!.build(job);
     const { tokens, templateStops } = prompt;
     const plan = await this.plan(job, prompt);
@@ -98,6 +102,7 @@ export class LlamaEngine {
         sampling: job.sampling,
         plan,
         gate: this.gate,
+        guard: this.guard!,
         signal,
         sink: {
           start: (info) =>
@@ -147,6 +152,20 @@ export class LlamaEngine {
     return runEmbeddings(this.embedder, this.model!, this.descriptor.contextSize, this.vocabularySize, job);
   }
 
+  /**
+   * A token id outside the vocabulary fails llama.cpp's decode of the whole batch, so every sequence
+   * decoding with it would fail too: it is the client's 400 before anything is evaluated.
+   */
+  private checkPromptTokens(prompt: readonly number[]): void {
+    const bad = prompt.findIndex((t) => !Number.isInteger(t) || t < 0 || t >= this.vocabularySize);
+    if (bad < 0) return;
+    throw new GenerationRejected(
+      `Invalid 'prompt': token id ${prompt[bad]} (at index ${bad}) is outside this model's vocabulary (0-${this.vocabularySize - 1}).`,
+      'invalid_token_id',
+      'prompt',
+    );
+  }
+
   private promptText(prompt: string | number[]): string {
     return typeof prompt === 'string' ? prompt : this.model!.detokenize(prompt as Token[], true);
   }
@@ -177,6 +196,7 @@ export class LlamaEngine {
       plan.logprobs = { top: data.logprobs.top, textOf: (t) => model.detokenize([t], true, [t]) };
     }
     const bias = data.sampling.logitBias;
+    const banned = new Set<Token>();
     if (bias && Object.keys(bias).length > 0) {
       const tokenBias = new this.lib.TokenBias(this.model!.tokenizer);
       for (const [key, value] of Object.entries(bias)) {
@@ -189,10 +209,35 @@ export class LlamaEngine {
           );
         }
         tokenBias.set(id as Token, value <= -100 ? 'never' : { logit: value });
+        if (value <= -100) banned.add(id as Token);
       }
       plan.tokenBias = tokenBias;
+      if (banned.size > 0) plan.bannedTokens = banned;
     }
+    this.checkSamplable(data, plan);
     return plan;
+  }
+
+  /**
+   * Rejects a job whose first sampling step would find no allowed token (a grammar that needs a
+   * character no token can produce, such as NUL, or a logit_bias that bans every token the grammar
+   * allows, or every token): llama.cpp would fail natively on it (see SamplingGuard).
+   */
+  private checkSamplable(data: LlmJobData, plan: OutputPlan): void {
+    const guard = this.guard!;
+    const banned = plan.bannedTokens;
+    const state = plan.grammar ? new this.lib.LlamaGrammarEvaluationState({ model: this.model!, grammar: plan.grammar }) : undefined;
+    if (guard.allowsSomeToken(state, banned)) return;
+    if (state && guard.allowsSomeToken(state)) {
+      throw new GenerationRejected("Invalid 'logit_bias': it bans every token the requested output format allows.", 'invalid_logit_bias', 'logit_bias');
+    }
+    if (!state) throw new GenerationRejected("Invalid 'logit_bias': it bans every token of this model's vocabulary.", 'invalid_logit_bias', 'logit_bias');
+    const param = plan.forcedTools ? 'tools' : data.grammar !== undefined ? 'grammar' : 'response_format';
+    throw new GenerationRejected(
+      `Invalid '${param}': the grammar cannot start with any token this model can generate (a character no token produces, such as NUL, or a rule that matches nothing).`,
+      'invalid_grammar',
+      param,
+    );
   }
 
   /** The free sequence whose cache shares the longest prefix with the prompt. */

@@ -15,6 +15,7 @@ export type {
   ChatHistoryItem,
   ChatModelFunctions,
   LlamaGrammar,
+  LlamaGrammarEvaluationState,
   Token,
   TokenBias,
 } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
