@@ -2,9 +2,16 @@
  * Hardening of the llm worker (issue #21), end to end: requests that used to reach a native failure
  * (a grammar no token can satisfy, a logit_bias that bans everything, out-of-vocabulary prompt
  * tokens) are the caller's 400 or a clean end of that request alone, while other streams on the
- * same worker go on and the worker process lives.
+ * same worker go on and the worker process lives. And under `npm start`, a worker that dies anyway
+ * is restarted by the launcher while the gateway keeps serving.
  */
-import { startStack, tinyModel, type Stack } from './support/stack';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { freePort, startLocalRedis, stopProcess, waitUntil } from '@switchyard/runtime';
+import { ROOT, startStack, tinyModel, type Stack } from './support/stack';
 
 jest.setTimeout(180_000);
 
@@ -147,5 +154,50 @@ describe('llm worker hardening (e2e)', () => {
     expect(res.json.error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_token_id', param: 'prompt' });
     for (const s of streams) expectCompleted(await s.done);
     await expectWorkerAlive();
+  });
+});
+
+describe('launcher supervision (e2e)', () => {
+  it('restarts a killed llm worker while the gateway keeps answering', async () => {
+    const path = await tinyModel('tiny-chat');
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-launcher-'));
+    const modelsFile = join(dir, 'models.yaml');
+    writeFileSync(modelsFile, `models:\n  - name: tiny\n    path: ${JSON.stringify(path)}\n    context_size: 256\n    parallel: 1\n    threads: 1\n`);
+    const redis = await startLocalRedis();
+    const port = await freePort();
+    const logs: string[] = [];
+    const launcher = spawn(process.execPath, [join(ROOT, 'dist/apps/launcher/src/main.js')], {
+      env: { ...process.env, REDIS_URL: redis.url, MODELS_FILE: modelsFile, PORT: String(port), HOST: '127.0.0.1', LLAMA_GPU: 'false', LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    launcher.stdout.on('data', (b: Buffer) => logs.push(b.toString()));
+    launcher.stderr.on('data', (b: Buffer) => logs.push(b.toString()));
+    const r = new Redis(redis.url);
+    const baseUrl = `http://127.0.0.1:${port}`;
+    /** The pid of a live worker heartbeat saying the model is ready, other than `not`. */
+    const readyWorkerPid = async (not?: number): Promise<number | undefined> => {
+      for (const id of await r.smembers('switchyard:workers')) {
+        const v = await r.get(`switchyard:worker:${id}`);
+        if (!v) continue;
+        const hb = JSON.parse(v) as { pid: number; models: Array<{ name: string; state: string }> };
+        if (hb.pid !== not && hb.models.some((m) => m.name === 'tiny' && m.state === 'ready')) return hb.pid;
+      }
+      return undefined;
+    };
+    try {
+      let first: number | undefined;
+      await waitUntil(async () => (await fetch(`${baseUrl}/health`)).ok && (first = await readyWorkerPid()) !== undefined, 30_000, 'the launched service', logs);
+      process.kill(first!, 'SIGKILL');
+      await waitUntil(async () => (await readyWorkerPid(first)) !== undefined, 30_000, 'a restarted worker', logs);
+      expect(launcher.exitCode).toBeNull();
+      expect((await fetch(`${baseUrl}/health`)).ok).toBe(true);
+      const res = await fetch(`${baseUrl}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'tiny', prompt: 'hi', max_tokens: 4 }) });
+      expect(res.status).toBe(200);
+      expect(logs.join('')).toContain('child exited; restarting it');
+    } finally {
+      r.disconnect();
+      await stopProcess(launcher, 20_000);
+      await redis.stop();
+    }
   });
 });

@@ -2,14 +2,16 @@
  * `npm start`: the whole service on one machine. Starts a private redis-server when REDIS_URL is not
  * set, generates the demo models the default models file names when they are missing, then runs the
  * gateway and one llm worker, plus an upstream worker when the file names upstream models and an onnx
- * worker when it has ONNX models, as child processes, and stops them all together.
+ * worker when it has ONNX models, as child processes; restarts one that dies (see ChildSupervisor)
+ * and stops them all together.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import type { ModelDescriptor } from '@switchyard/contracts';
 import { dirname, join, resolve } from 'node:path';
-import { loadModelsFile, Logger, RedisServerMissingError, startLocalRedis, stopProcess, type LocalRedis } from '@switchyard/runtime';
+import { loadModelsFile, Logger, RedisServerMissingError, startLocalRedis, type LocalRedis } from '@switchyard/runtime';
 import { generateBertModel, generateLlamaModel } from '@switchyard/model-gen';
+import { ChildSupervisor, type SupervisedChild } from './child-supervisor';
 
 const log = new Logger('launcher');
 const ROOT = resolve(__dirname, '../../../..');
@@ -56,34 +58,25 @@ async function main(): Promise<void> {
     log.info('started a private redis-server', { url: redisUrl });
   }
   const env = { ...process.env, REDIS_URL: redisUrl, MODELS_FILE: modelsFile };
-  const children: ChildProcess[] = [
-    fork(join(ROOT, 'dist/apps/llm-worker/src/main.js'), [], { env, stdio: 'inherit' }),
-    fork(join(ROOT, 'dist/apps/gateway/src/main.js'), [], { env, stdio: 'inherit' }),
-  ];
-  // Upstream models (OpenAI-compatible servers) are served by their own worker, ONNX models by theirs.
-  if (models.some((m) => m.backend === 'upstream')) {
-    children.push(fork(join(ROOT, 'dist/apps/upstream-worker/src/main.js'), [], { env, stdio: 'inherit' }));
-  }
-  if (models.some((m) => m.backend === 'onnx')) {
-    children.push(fork(join(ROOT, 'dist/apps/onnx-worker/src/main.js'), [], { env, stdio: 'inherit' }));
-  }
   let stopping = false;
   const stop = async (code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    // The apps drain for up to 30 s themselves; SIGKILL only past that.
-    await Promise.all(children.map((c) => stopProcess(c, 35_000)));
+    await supervisor.stop();
     await redis?.stop();
     process.exit(code);
   };
-  for (const c of children) {
-    c.once('exit', (code, signal) => {
-      if (!stopping) {
-        log.error('a child process exited; stopping the service', { pid: c.pid, code, signal });
-        void stop(code ?? 1);
-      }
-    });
-  }
+  // A child that dies (a crashed worker, an out-of-memory kill) is restarted; the others keep serving.
+  const supervisor = new ChildSupervisor(log, (name) => {
+    log.error('stopping the service: a child could not be kept running', { child: name });
+    void stop(1);
+  });
+  const app = (name: string): SupervisedChild => ({ name, start: () => fork(join(ROOT, `dist/apps/${name}/src/main.js`), [], { env, stdio: 'inherit' }) });
+  supervisor.add(app('llm-worker'));
+  supervisor.add(app('gateway'));
+  // Upstream models (OpenAI-compatible servers) are served by their own worker, ONNX models by theirs.
+  if (models.some((m) => m.backend === 'upstream')) supervisor.add(app('upstream-worker'));
+  if (models.some((m) => m.backend === 'onnx')) supervisor.add(app('onnx-worker'));
   process.once('SIGINT', () => void stop(0));
   process.once('SIGTERM', () => void stop(0));
 }
