@@ -3,7 +3,8 @@
  * (a grammar no token can satisfy, a logit_bias that bans everything, out-of-vocabulary prompt
  * tokens) are the caller's 400 or a clean end of that request alone, while other streams on the
  * same worker go on and the worker process lives. And under `npm start`, a worker that dies anyway
- * is restarted by the launcher while the gateway keeps serving.
+ * is restarted by the launcher while the gateway keeps serving. A request's `keep_alive` can only
+ * lengthen a shared model's hold, within the models file's `max_keep_alive`.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -199,5 +200,51 @@ describe('launcher supervision (e2e)', () => {
       await stopProcess(launcher, 20_000);
       await redis.stop();
     }
+  });
+});
+
+describe('keep_alive bounds (e2e)', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    const path = await tinyModel('tiny-chat');
+    stack = await startStack({
+      models: [
+        { name: 'shared', path, context_size: 256, parallel: 1 },
+        { name: 'short', path, context_size: 256, parallel: 1, keep_alive: '1s', max_keep_alive: '1h' },
+        { name: 'idle', path, context_size: 256, parallel: 1, keep_alive: '1s' },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  async function loaded(): Promise<string[]> {
+    const r = new Redis(stack.redis.url);
+    try {
+      const v = await r.get('switchyard:worker:worker-0');
+      return (JSON.parse(v ?? '{"models":[]}') as { models: Array<{ name: string; state: string }> }).models.filter((m) => m.state === 'ready').map((m) => m.name);
+    } finally {
+      r.disconnect();
+    }
+  }
+
+  it("a user's keep_alive: 0 does not unload a shared model; a longer one holds it up to max_keep_alive", async () => {
+    const ask = async (model: string, keepAlive?: string | number): Promise<void> => {
+      const res = await post(stack, '/v1/completions', { model, prompt: 'hi', max_tokens: 2, ...(keepAlive !== undefined ? { keep_alive: keepAlive } : {}) });
+      expect(res.status).toBe(200);
+    };
+    await ask('shared', 0);
+    await ask('short', '10m');
+    // A later request cannot cut the hold an earlier one got.
+    await ask('short', 0);
+    await ask('idle');
+    // Idle checks run every second and heartbeats every 2 s.
+    await waitUntil(async () => !(await loaded()).includes('idle'), 15_000, "the idle model's unload", stack.logs);
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const models = await loaded();
+    expect(models).toContain('shared');
+    expect(models).toContain('short');
   });
 });

@@ -70,6 +70,7 @@ export interface ModelEntry {
   preload?: boolean;
   auto_load?: boolean;
   keep_alive?: string | number;
+  max_keep_alive?: string | number;
   /** A GGUF embedding model (served by /v1/embeddings). */
   embedding?: boolean;
 }
@@ -127,6 +128,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     if (m.preload !== undefined) yaml.push(`    preload: ${m.preload}`);
     if (m.auto_load !== undefined) yaml.push(`    auto_load: ${m.auto_load}`);
     if (m.keep_alive !== undefined) yaml.push(`    keep_alive: ${JSON.stringify(m.keep_alive)}`);
+    if (m.max_keep_alive !== undefined) yaml.push(`    max_keep_alive: ${JSON.stringify(m.max_keep_alive)}`);
     if (m.embedding !== undefined) yaml.push(`    embedding: ${m.embedding}`);
   }
   for (const m of options.onnxModels ?? []) {

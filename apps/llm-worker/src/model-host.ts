@@ -19,7 +19,7 @@ import {
   type TokenJobData,
   type WorkerModelState,
 } from '@switchyard/contracts';
-import { CancelListener, consumeQueue, JobEventsPublisher, Logger, modelUnloadedEvent, serverErrorEvent, workerLostEvent } from '@switchyard/runtime';
+import { CancelListener, consumeQueue, JobEventsPublisher, Logger, modelUnloadedEvent, requestHoldMs, serverErrorEvent, workerLostEvent } from '@switchyard/runtime';
 import { GenerationRejected } from './generation';
 import { LlamaEngine } from './llama-engine';
 import type { Llama, NodeLlamaCppModule } from './node-llama-cpp';
@@ -50,7 +50,11 @@ export class ModelHost {
   private readonly running = new Map<string, AbortController>();
   private readonly stopped = new Map<string, StopReason>();
   private lastUsed = Date.now();
-  private keepAliveMs: number;
+  /**
+   * Epoch ms until which requests' own `keep_alive` holds the model (Infinity: for good); each
+   * request's hold is bounded by the models file (see requestHoldMs), so it only ever lengthens.
+   */
+  private heldUntil = 0;
   private readonly log: Logger;
 
   constructor(
@@ -58,7 +62,6 @@ export class ModelHost {
     private readonly deps: ModelHostDeps,
   ) {
     this.log = deps.logger.child(descriptor.name);
-    this.keepAliveMs = descriptor.keepAliveMs;
     this.engine = new LlamaEngine(descriptor, deps.lib, deps.llama);
   }
 
@@ -83,14 +86,15 @@ export class ModelHost {
       contextSize: this.descriptor.contextSize,
       threads: this.descriptor.threads,
       lastUsed: this.lastUsed,
-      keepAliveMs: this.keepAliveMs,
+      keepAliveMs: this.descriptor.keepAliveMs,
       ...(this.error ? { error: this.error } : {}),
     };
   }
 
-  /** True when idle for longer than its keep-alive (never for -1). */
+  /** True when idle for longer than its keep-alive (never for -1) and past every request's own hold. */
   idleExpired(now = Date.now()): boolean {
-    return this.state === 'ready' && this.running.size === 0 && this.keepAliveMs >= 0 && now - this.lastUsed >= this.keepAliveMs;
+    const keepAlive = this.descriptor.keepAliveMs;
+    return this.state === 'ready' && this.running.size === 0 && keepAlive >= 0 && now - this.lastUsed >= keepAlive && now >= this.heldUntil;
   }
 
   /** Loads the model and starts consuming its queue; throws (after cleaning up) when it cannot. */
@@ -157,7 +161,6 @@ export class ModelHost {
     const abort = new AbortController();
     this.running.set(jobId, abort);
     this.deps.cancels.register(jobId, abort);
-    if (job.data.keepAliveMs !== undefined) this.keepAliveMs = job.data.keepAliveMs;
     let events: JobEventsPublisher | undefined;
     try {
       // The flag covers a cancel published before this worker took the job; its round trip
@@ -193,7 +196,15 @@ export class ModelHost {
       this.stopped.delete(jobId);
       this.deps.cancels.unregister(jobId);
       this.lastUsed = Date.now();
+      this.hold(job.data.keepAliveMs);
     }
+  }
+
+  /** Extends the model's hold for a request that set `keep_alive`, within the models file's bounds. */
+  private hold(requestedMs: number | undefined): void {
+    if (requestedMs === undefined) return;
+    const ms = requestHoldMs(this.descriptor, requestedMs);
+    this.heldUntil = Math.max(this.heldUntil, ms < 0 ? Infinity : this.lastUsed + ms);
   }
 
   /**

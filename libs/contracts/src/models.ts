@@ -21,6 +21,8 @@ export interface ModelDescriptorBase {
   preload: boolean;
   /** Unload after this long idle; -1 keeps it loaded. */
   keepAliveMs: number;
+  /** The longest hold a request's `keep_alive` may ask for (-1: no cap); absent: `keepAliveMs`. */
+  maxKeepAliveMs?: number;
   /** Epoch seconds the entry was read, reported as `created` in /v1/models. */
   created: number;
   ownedBy: string;

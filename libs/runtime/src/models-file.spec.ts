@@ -1,4 +1,4 @@
-import { ModelCatalog, ModelsFileError, parseModelsYaml } from './models-file';
+import { ModelCatalog, ModelsFileError, parseModelsYaml, requestHoldMs } from './models-file';
 
 describe('parseModelsYaml', () => {
   const ok = `
@@ -42,6 +42,28 @@ models:
     const [m] = parseModelsYaml('models:\n  - name: x\n    path: x\n    threads: 1\n    preload: false\n    auto_load: false\n    keep_alive: 5m\n', '/');
     expect(m).toMatchObject({ preload: false, autoLoad: false, keepAliveMs: 300_000 });
     expect(() => parseModelsYaml('models:\n  - name: x\n    path: x\n    threads: 1\n    keep_alive: soon\n', '/')).toThrow(/keep_alive/);
+  });
+
+  it('reads max_keep_alive, which may not be shorter than keep_alive', () => {
+    const entry = (extra: string): string => `models:\n  - name: x\n    path: x\n    threads: 1\n${extra}`;
+    expect(parseModelsYaml(entry('    keep_alive: 5m\n    max_keep_alive: 1h\n'), '/')[0]).toMatchObject({ keepAliveMs: 300_000, maxKeepAliveMs: 3_600_000 });
+    expect(parseModelsYaml(entry('    keep_alive: 5m\n    max_keep_alive: -1\n'), '/')[0]).toMatchObject({ maxKeepAliveMs: -1 });
+    expect(parseModelsYaml(entry('    keep_alive: 5m\n'), '/')[0]).not.toHaveProperty('maxKeepAliveMs');
+    expect(() => parseModelsYaml(entry('    keep_alive: 1h\n    max_keep_alive: 5m\n'), '/')).toThrow(/max_keep_alive/);
+    expect(() => parseModelsYaml(entry('    max_keep_alive: 5m\n'), '/')).toThrow(/max_keep_alive/);
+    expect(() => parseModelsYaml(entry('    max_keep_alive: later\n'), '/')).toThrow(/max_keep_alive/);
+  });
+
+  it('bounds a request keep_alive between keep_alive and max_keep_alive', () => {
+    const capped = { keepAliveMs: 60_000, maxKeepAliveMs: 3_600_000 };
+    expect(requestHoldMs(capped, undefined)).toBe(60_000);
+    expect(requestHoldMs(capped, 0)).toBe(60_000);
+    expect(requestHoldMs(capped, 600_000)).toBe(600_000);
+    expect(requestHoldMs(capped, 7_200_000)).toBe(3_600_000);
+    expect(requestHoldMs(capped, -1)).toBe(3_600_000);
+    expect(requestHoldMs({ keepAliveMs: 60_000 }, 600_000)).toBe(60_000);
+    expect(requestHoldMs({ keepAliveMs: 60_000, maxKeepAliveMs: -1 }, -1)).toBe(-1);
+    expect(requestHoldMs({ keepAliveMs: -1 }, 0)).toBe(-1);
   });
 
   it('requires threads, because the library default oversubscribes small machines', () => {

@@ -64,6 +64,13 @@ function parseEntry(entry: unknown, index: number, baseDir: string, created: num
   if (keepAliveMs === undefined) {
     throw new ModelsFileError(`${at}: 'keep_alive' must be seconds or a duration like "5m" (-1 keeps it loaded)`);
   }
+  const maxKeepAliveMs = e.max_keep_alive === undefined ? keepAliveMs : parseDurationMs(e.max_keep_alive);
+  if (maxKeepAliveMs === undefined) {
+    throw new ModelsFileError(`${at}: 'max_keep_alive' must be seconds or a duration like "1h" (-1: no cap)`);
+  }
+  if (holdLonger(keepAliveMs, maxKeepAliveMs) === keepAliveMs && keepAliveMs !== maxKeepAliveMs) {
+    throw new ModelsFileError(`${at}: 'max_keep_alive' must not be shorter than 'keep_alive' (-1 is the longest)`);
+  }
   const reasoning = e.reasoning ?? 'auto';
   if (reasoning !== 'auto' && typeof reasoning !== 'boolean') {
     throw new ModelsFileError(`${at}: 'reasoning' must be auto, true or false`);
@@ -85,12 +92,32 @@ function parseEntry(entry: unknown, index: number, baseDir: string, created: num
     autoLoad: bool('auto_load', true),
     preload: bool('preload', true),
     keepAliveMs,
+    ...(maxKeepAliveMs !== keepAliveMs ? { maxKeepAliveMs } : {}),
     reasoning,
     reasoningMarkers: markers as [string, string],
     created,
     ownedBy: typeof e.owned_by === 'string' ? e.owned_by : 'switchyard',
     ...(bool('embedding', false) ? { embedding: true } : {}),
   };
+}
+
+/** The longer of two holds in ms, where -1 is forever. */
+function holdLonger(a: number, b: number): number {
+  return a < 0 || b < 0 ? -1 : Math.max(a, b);
+}
+
+/**
+ * How long a model stays loaded after a request that asked for `requestedMs` (its `keep_alive`;
+ * -1 forever): never less than the model's `keep_alive` and never more than its `max_keep_alive`,
+ * so a request can only lengthen the hold, within what the models file allows. Unloading a shared
+ * model sooner is for admins (the admin API's unload).
+ */
+export function requestHoldMs(model: { keepAliveMs: number; maxKeepAliveMs?: number }, requestedMs: number | undefined): number {
+  const floor = model.keepAliveMs;
+  if (requestedMs === undefined) return floor;
+  const cap = model.maxKeepAliveMs ?? floor;
+  const capped = cap < 0 ? requestedMs : requestedMs < 0 ? cap : Math.min(requestedMs, cap);
+  return holdLonger(floor, capped);
 }
 
 /** Parses models YAML text; relative GGUF paths resolve against `baseDir`. */
