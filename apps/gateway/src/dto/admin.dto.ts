@@ -1,9 +1,8 @@
 /**
  * Bodies of the admin API (REST view and text-generation-webui's /v1/internal/model paths).
  */
-import { Type } from 'class-transformer';
-import { IsInt, IsObject, IsOptional, IsString, Max, Min, MinLength, ValidateNested } from 'class-validator';
-import { IsJsonType } from '../validation';
+import { IsInt, IsObject, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
+import { IsJsonType, Nested } from '../validation';
 
 export class LoadArgsDto {
   @IsOptional()
@@ -35,8 +34,7 @@ export class AdminLoadDto {
 
   @IsOptional()
   @IsObject()
-  @ValidateNested()
-  @Type(() => LoadArgsDto)
+  @Nested(() => LoadArgsDto)
   args?: LoadArgsDto;
 }
 
@@ -59,8 +57,7 @@ export class InternalLoadDto {
 
   @IsOptional()
   @IsObject()
-  @ValidateNested()
-  @Type(() => LoadArgsDto)
+  @Nested(() => LoadArgsDto)
   args?: LoadArgsDto;
 
   /** Accepted for compatibility; text-generation-webui's UI settings do not apply here. */
