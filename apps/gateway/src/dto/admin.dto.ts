@@ -4,10 +4,13 @@
 import { IsInt, IsObject, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
 import { IsJsonType, Nested } from '../validation';
 
+export const MAX_DRAIN_MS = 3_600_000;
+
 export class LoadArgsDto {
   @IsOptional()
   @IsInt()
   @Min(16)
+  @Max(1 << 20)
   ctx_size?: number;
 
   @IsOptional()
@@ -19,6 +22,7 @@ export class LoadArgsDto {
   @IsOptional()
   @IsInt()
   @Min(1)
+  @Max(1024)
   threads?: number;
 
   @IsOptional()
@@ -43,10 +47,11 @@ export class AdminUnloadDto {
   @IsString()
   worker?: string;
 
-  /** How long running requests may finish before they are aborted. */
+  /** How long running requests may finish before they are aborted (a timer: at most an hour). */
   @IsOptional()
   @IsInt()
   @Min(0)
+  @Max(MAX_DRAIN_MS)
   drain_ms?: number;
 }
 
