@@ -1,9 +1,10 @@
 /**
  * POST /v1/completions (legacy text completions).
  */
-import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { CreateCompletionDto } from './dto/create-completion.dto';
+import { GATEWAY_ENV, type GatewayEnv } from './gateway-config';
 import { InferenceService } from './inference.service';
 import { ModelCatalogService } from './model-catalog.service';
 import { CompletionFormatter } from './openai-format';
@@ -13,6 +14,7 @@ import { completionJobsFor } from './upstream-job-builder';
 @Controller('v1/completions')
 export class CompletionsController {
   constructor(
+    @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
     private readonly catalog: ModelCatalogService,
     private readonly inference: InferenceService,
   ) {}
@@ -25,6 +27,7 @@ export class CompletionsController {
       req,
       res,
       inference: this.inference,
+      stallMs: this.env.STREAM_STALL_MS,
       model,
       jobs: completionJobsFor(model, dto, req.body),
       stream: dto.stream === true,

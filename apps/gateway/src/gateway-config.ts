@@ -48,6 +48,12 @@ export class GatewayEnv extends CommonEnv {
   @Min(1000)
   QUEUE_TIMEOUT_MS: number = 300_000;
 
+  /** A streaming client that reads nothing for this long while the socket's buffer is full is dropped. */
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  STREAM_STALL_MS: number = 30_000;
+
   /** Port of the gRPC endpoint remote runners dial (unset: no runners accepted). */
   @IsOptional()
   @IsInt()

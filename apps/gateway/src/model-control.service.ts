@@ -49,10 +49,30 @@ export class ModelControlService {
       if (!worker.servable.includes(model.name)) {
         throw new OpenAIError(400, `Worker '${workerId}' cannot serve '${model.name}'.`, 'invalid_request_error', 'model_not_servable', 'worker');
       }
+      const held = worker.models.find((m) => m.name === model.name && m.state !== 'failed');
+      if (held && options.args !== undefined) {
+        throw new OpenAIError(
+          409,
+          `'${model.name}' is already loaded on '${workerId}' with its current settings: unload it there first to load it with new args.`,
+          'invalid_request_error',
+          'model_already_loaded',
+          'args',
+        );
+      }
     } else {
       const already = (await this.registry.placements(model.name, true)).find((p) => p.model.state === 'ready');
       if (already && options.args === undefined) return { model: model.name, worker: already.worker.id, ms: 0 };
       workerId = (await this.registry.bestWorkerFor(model.name))?.id;
+      if (workerId === undefined && already) {
+        // A worker keeps what it holds as it is, so new args need another worker or an unload first.
+        throw new OpenAIError(
+          409,
+          `'${model.name}' is already loaded on '${already.worker.id}' with its current settings, and no other worker can load it: unload it first to load it with new args.`,
+          'invalid_request_error',
+          'model_already_loaded',
+          'args',
+        );
+      }
       if (workerId === undefined) {
         throw new OpenAIError(
           503,

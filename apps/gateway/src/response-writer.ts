@@ -1,13 +1,38 @@
 /**
  * Sends a generation to the client: one JSON body, or SSE chunks ending in `data: [DONE]`. Errors
  * before the first token become normal HTTP errors; after it, a final SSE error event. A client
- * that goes away aborts the generation.
+ * that goes away aborts the generation, and so does one that stops reading (see `waitForDrain`).
  */
 import type { Request, Response } from 'express';
+import { Logger } from '@switchyard/runtime';
 import { mergeToolCallDeltas, type ModelDescriptor, type QueuedJobData, type Usage } from '@switchyard/contracts';
 import type { IndexedEvent, InferenceService } from './inference.service';
 import { sendOpenAIError, toOpenAIError } from './openai-error.filter';
 import { toOpenAIUsage, type ChoiceResult, type ResponseFormatter } from './openai-format';
+
+const log = new Logger('gateway.stream');
+
+/**
+ * Resolves true once the response's buffer drains, false when the client has not read for `ms` (or
+ * went away). Without this bound a client that stops reading keeps its generation running to
+ * max_tokens while every chunk piles up in the gateway's memory.
+ */
+export function waitForDrain(res: Response, ms: number): Promise<boolean> {
+  if (!res.writableNeedDrain) return Promise.resolve(!res.destroyed);
+  return new Promise((resolve) => {
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(ok);
+    };
+    const onDrain = (): void => done(true);
+    const onClose = (): void => done(false);
+    const timer = setTimeout(() => done(false), ms);
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
+}
 
 /** An AbortSignal that fires when the client disconnects before the response finished. */
 export function clientGone(req: Request, res: Response): AbortController {
@@ -32,6 +57,8 @@ export async function serveGeneration(options: {
   stream: boolean;
   includeUsage: boolean;
   formatter: (includeUsage: boolean) => ResponseFormatter;
+  /** STREAM_STALL_MS. */
+  stallMs: number;
 }): Promise<void> {
   const { req, res, jobs } = options;
   const includeUsage = options.stream && options.includeUsage;
@@ -43,6 +70,7 @@ export async function serveGeneration(options: {
     choices: jobs.length,
     stream: options.stream,
     includeUsage,
+    stallMs: options.stallMs,
   });
 }
 
@@ -53,6 +81,7 @@ export async function writeGeneration(options: {
   choices: number;
   stream: boolean;
   includeUsage: boolean;
+  stallMs: number;
 }): Promise<void> {
   const { res, events, formatter, choices } = options;
   const results: ChoiceResult[] = Array.from({ length: choices }, () => ({
@@ -64,8 +93,9 @@ export async function writeGeneration(options: {
     echo: undefined,
   }));
   const usage: Required<Usage> = { promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 };
+  let full = false;
   const send = (obj: object): void => {
-    res.write(`data: ${JSON.stringify(obj)}\n\n`);
+    if (!res.write(`data: ${JSON.stringify(obj)}\n\n`)) full = true;
   };
   let headersOut = false;
   let workerHeaderSet = false;
@@ -118,6 +148,15 @@ export async function writeGeneration(options: {
         usage.cachedTokens += event.usage.cachedTokens ?? 0;
         usage.reasoningTokens += event.usage.reasoningTokens ?? 0;
         if (options.stream) send(formatter.finish(index, event.finishReason));
+      }
+      if (full) {
+        full = false;
+        // Leaving the loop ends the event stream; destroying the socket aborts the jobs (clientGone).
+        if (!(await waitForDrain(res, options.stallMs))) {
+          if (!res.destroyed) log.warn('client stopped reading: stream dropped', { stallMs: options.stallMs });
+          res.destroy();
+          return;
+        }
       }
     }
   } catch (err) {

@@ -40,6 +40,16 @@ class Refusal extends Error {
   }
 }
 
+/**
+ * A name the runner sent, fit for a log line or a refusal: an unauthenticated peer chooses it, so it
+ * is capped and reduced to the characters a valid name may have.
+ */
+export function printableName(name: unknown, max = 64): string {
+  const s = typeof name === 'string' ? name : '';
+  const shown = s.slice(0, max).replace(/[^A-Za-z0-9._:/@+-]/g, '?');
+  return s.length > max ? `${shown}... (${s.length} chars)` : shown;
+}
+
 function digest(token: string): Buffer {
   return createHash('sha256').update(token).digest();
 }
@@ -160,7 +170,8 @@ export class RunnerGatewayService implements OnApplicationBootstrap, OnApplicati
       } else if (msg.kind === 'event') {
         session?.onEvent(msg.event.job_id, msg.event.event_json);
       } else if (msg.kind === 'ping') {
-        call.write({ kind: 'pong', pong: { at: msg.ping.at } });
+        // Only an authenticated runner gets answers: before its hello, a peer learns nothing.
+        if (session) call.write({ kind: 'pong', pong: { at: msg.ping.at } });
       }
     });
     call.on('end', () => end('stream ended'));
@@ -173,15 +184,17 @@ export class RunnerGatewayService implements OnApplicationBootstrap, OnApplicati
     const name = hello.runner_name || 'runner';
     if (!this.authorized(hello.token ?? '')) {
       // Never log the token itself.
-      this.log.warn('runner refused: wrong token', { peer, name });
+      this.log.warn('runner refused: wrong token', { peer, name: printableName(name) });
       throw new Refusal('unauthenticated', 'The runner token is not valid.');
     }
-    if (!RUNNER_NAME_RE.test(name)) throw new Refusal('invalid_hello', `Runner name '${name}' must be 1-64 letters, digits, dots, dashes or underscores.`);
+    if (!RUNNER_NAME_RE.test(name)) {
+      throw new Refusal('invalid_hello', `Runner name '${printableName(name)}' must be 1-64 letters, digits, dots, dashes or underscores.`);
+    }
     if (!Array.isArray(hello.models) || hello.models.length === 0) throw new Refusal('invalid_hello', 'A runner must register at least one model.');
     const created = Math.floor(Date.now() / 1000);
     const seen = new Set<string>();
     const models: RunnerModelDescriptor[] = hello.models.map((m) => {
-      if (!NAME_RE.test(m.name)) throw new Refusal('invalid_hello', `Model name '${m.name}' is not valid.`);
+      if (!NAME_RE.test(m.name)) throw new Refusal('invalid_hello', `Model name '${printableName(m.name, 128)}' is not valid.`);
       if (seen.has(m.name)) throw new Refusal('invalid_hello', `Model '${m.name}' is registered twice.`);
       seen.add(m.name);
       const format = m.format as RunnerJobFormat;

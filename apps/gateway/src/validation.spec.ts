@@ -1,6 +1,7 @@
 import type { ArgumentMetadata } from '@nestjs/common';
-import { CreateChatCompletionDto } from './dto/create-chat-completion.dto';
+import { ChatMessageDto, CreateChatCompletionDto } from './dto/create-chat-completion.dto';
 import { CreateCompletionDto } from './dto/create-completion.dto';
+import { ApplyTemplateDto } from './dto/tokens.dto';
 import { OpenAIError } from './openai-error';
 import { createValidationPipe } from './validation';
 
@@ -45,4 +46,21 @@ describe('validation pipe', () => {
     expect((await reject(CreateCompletionDto, { model: 'm', prompt: [1, 'a'] })).body.error.param).toBe('prompt');
     await expect(pipe.transform({ model: 'm', prompt: [[1, 2], [3]] }, meta(CreateCompletionDto))).resolves.toBeDefined();
   });
+
+  it('carries JSON-valued fields over as parsed: no per-key copy, which was quadratic in the key count', async () => {
+    const logitBias = Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [String(i), 1]));
+    const out = (await pipe.transform({ ...ok, logit_bias: logitBias }, meta(CreateChatCompletionDto))) as CreateChatCompletionDto;
+    expect(out.logit_bias).toBe(logitBias);
+    expect(out.messages[0]).toBeInstanceOf(ChatMessageDto);
+  });
+
+  it('strips unknown fields of nested DTOs too', async () => {
+    const out = (await pipe.transform({ ...ok, messages: [{ role: 'user', content: 'hi', junk: 1 }] }, meta(CreateChatCompletionDto))) as CreateChatCompletionDto;
+    expect(out.messages[0]).not.toHaveProperty('junk');
+  });
+
+  it('refuses tools that are not objects on /apply-template', async () => {
+    expect((await reject(ApplyTemplateDto, { messages: ok.messages, tools: [null] })).body.error.param).toBe('tools');
+  });
 });
+

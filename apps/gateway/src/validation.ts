@@ -1,10 +1,63 @@
 /**
  * Request validation: class-validator DTOs, with failures reported the way OpenAI reports them (400,
  * `param` naming the offending field, e.g. `messages[0].role`). Unknown fields are stripped, not rejected.
+ * Bodies become DTO instances through a small transformer of our own (see `plainToDto`), linear in
+ * the size of the body.
  */
 import { ValidationPipe, type ValidationError } from '@nestjs/common';
-import { registerDecorator, type ValidationArguments, type ValidationOptions } from 'class-validator';
+import type { TransformerPackage } from '@nestjs/common/interfaces/external/transformer-package.interface';
+import { instanceToPlain } from 'class-transformer';
+import { registerDecorator, ValidateNested, type ValidationArguments, type ValidationOptions } from 'class-validator';
 import { OpenAIError } from './openai-error';
+
+type DtoClass = new () => object;
+
+/** For each DTO class, its properties that hold another DTO (or an array of them). */
+const NESTED = new Map<object, Map<string, () => DtoClass>>();
+
+/** A property holding a nested DTO (`each`: an array of them): validated and built as that class. */
+export function Nested(type: () => DtoClass, options?: { each?: boolean }): PropertyDecorator {
+  const validate = ValidateNested(options);
+  return (target: object, propertyName: string | symbol) => {
+    validate(target, propertyName);
+    const fields = NESTED.get(target.constructor) ?? new Map<string, () => DtoClass>();
+    fields.set(propertyName as string, type);
+    NESTED.set(target.constructor, fields);
+  };
+}
+
+function nestedType(cls: object, key: string): (() => DtoClass) | undefined {
+  for (let c: unknown = cls; typeof c === 'function' && c !== Function.prototype; c = Object.getPrototypeOf(c)) {
+    const t = NESTED.get(c)?.get(key);
+    if (t) return t;
+  }
+  return undefined;
+}
+
+/**
+ * Builds the DTO instance for a parsed body. class-transformer's plainToInstance copies every object it
+ * meets key by key and dedupes each object's keys with `indexOf` inside `filter`: quadratic in the key
+ * count, so a `logit_bias` or an unknown `metadata` with 100k keys froze the event loop for seconds
+ * (and its recursion overflowed the stack on deep JSON). Here only the properties declared `@Nested`
+ * become instances; every other value (JSON-typed fields such as `logit_bias`, `tools`, unknown fields
+ * that the whitelist then strips) is carried over as parsed, untouched.
+ */
+export function plainToDto(cls: DtoClass, plain: unknown): unknown {
+  if (!isJsonObject(plain)) return plain;
+  const instance = new cls() as Record<string, unknown>;
+  for (const [key, value] of Object.entries(plain)) {
+    const type = nestedType(cls, key);
+    if (!type) instance[key] = value;
+    else if (Array.isArray(value)) instance[key] = value.map((item) => plainToDto(type(), item));
+    else instance[key] = plainToDto(type(), value);
+  }
+  return instance;
+}
+
+const transformer: TransformerPackage = {
+  plainToInstance: <T>(cls: new () => T, plain: unknown) => plainToDto(cls as DtoClass, plain) as T,
+  classToPlain: (object: unknown) => instanceToPlain(object) as Record<string, unknown>,
+};
 
 const TYPE_NAMES: Record<string, string> = {
   isNumber: 'a number',
@@ -37,8 +90,8 @@ export function createValidationPipe(): ValidationPipe {
     transform: true,
     whitelist: true,
     forbidNonWhitelisted: false,
-    // OpenAI rejects "0.5" for a number: no implicit conversion.
-    transformOptions: { enableImplicitConversion: false },
+    // Converts nothing (OpenAI rejects "0.5" for a number), builds only the declared nested DTOs.
+    transformerPackage: transformer,
     validationError: { target: false, value: true },
     exceptionFactory: (errors) => {
       const first = firstError(errors);
@@ -74,6 +127,7 @@ export function describe(value: unknown): string {
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
+export const isJsonObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 export const isString = (v: unknown): v is string => typeof v === 'string';
 export const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
 export const isTokenArray = (v: unknown): v is number[] =>

@@ -1,14 +1,16 @@
 /**
  * Bodies of the admin API (REST view and text-generation-webui's /v1/internal/model paths).
  */
-import { Type } from 'class-transformer';
-import { IsInt, IsObject, IsOptional, IsString, Max, Min, MinLength, ValidateNested } from 'class-validator';
-import { IsJsonType } from '../validation';
+import { IsInt, IsObject, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
+import { IsJsonType, Nested } from '../validation';
+
+export const MAX_DRAIN_MS = 3_600_000;
 
 export class LoadArgsDto {
   @IsOptional()
   @IsInt()
   @Min(16)
+  @Max(1 << 20)
   ctx_size?: number;
 
   @IsOptional()
@@ -20,6 +22,7 @@ export class LoadArgsDto {
   @IsOptional()
   @IsInt()
   @Min(1)
+  @Max(1024)
   threads?: number;
 
   @IsOptional()
@@ -35,8 +38,7 @@ export class AdminLoadDto {
 
   @IsOptional()
   @IsObject()
-  @ValidateNested()
-  @Type(() => LoadArgsDto)
+  @Nested(() => LoadArgsDto)
   args?: LoadArgsDto;
 }
 
@@ -45,10 +47,11 @@ export class AdminUnloadDto {
   @IsString()
   worker?: string;
 
-  /** How long running requests may finish before they are aborted. */
+  /** How long running requests may finish before they are aborted (a timer: at most an hour). */
   @IsOptional()
   @IsInt()
   @Min(0)
+  @Max(MAX_DRAIN_MS)
   drain_ms?: number;
 }
 
@@ -59,8 +62,7 @@ export class InternalLoadDto {
 
   @IsOptional()
   @IsObject()
-  @ValidateNested()
-  @Type(() => LoadArgsDto)
+  @Nested(() => LoadArgsDto)
   args?: LoadArgsDto;
 
   /** Accepted for compatibility; text-generation-webui's UI settings do not apply here. */

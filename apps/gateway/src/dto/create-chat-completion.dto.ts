@@ -1,9 +1,8 @@
 /**
  * POST /v1/chat/completions body.
  */
-import { Type } from 'class-transformer';
-import { ArrayNotEmpty, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, Min, ValidateNested } from 'class-validator';
-import { IsJsonType, isString } from '../validation';
+import { ArrayNotEmpty, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { IsJsonType, isJsonObject, Nested, isString } from '../validation';
 import { SamplingDto } from './sampling.dto';
 
 export const CHAT_ROLES = ['system', 'developer', 'user', 'assistant', 'tool', 'function'] as const;
@@ -40,13 +39,10 @@ export class ChatMessageDto {
   reasoning_content?: string | null;
 }
 
-const isObject = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 export class CreateChatCompletionDto extends SamplingDto {
   @IsArray()
   @ArrayNotEmpty()
-  @ValidateNested({ each: true })
-  @Type(() => ChatMessageDto)
+  @Nested(() => ChatMessageDto, { each: true })
   messages!: ChatMessageDto[];
 
   @IsOptional()
@@ -56,11 +52,11 @@ export class CreateChatCompletionDto extends SamplingDto {
 
   /** Function tools; each is checked in the job builder for a clear message. */
   @IsOptional()
-  @IsJsonType((v) => Array.isArray(v) && v.every(isObject), 'an array of tool objects')
+  @IsJsonType((v) => Array.isArray(v) && v.every(isJsonObject), 'an array of tool objects')
   tools?: unknown[] | null;
 
   @IsOptional()
-  @IsJsonType((v) => ['none', 'auto', 'required'].includes(v as string) || isObject(v), "'none', 'auto', 'required' or a named function")
+  @IsJsonType((v) => ['none', 'auto', 'required'].includes(v as string) || isJsonObject(v), "'none', 'auto', 'required' or a named function")
   tool_choice?: string | Record<string, unknown> | null;
 
   @IsOptional()
@@ -68,7 +64,7 @@ export class CreateChatCompletionDto extends SamplingDto {
   parallel_tool_calls?: boolean | null;
 
   @IsOptional()
-  @IsJsonType(isObject, 'an object')
+  @IsJsonType(isJsonObject, 'an object')
   response_format?: Record<string, unknown> | null;
 
   @IsOptional()

@@ -1,10 +1,9 @@
 /**
  * Sampling fields shared by chat completions and completions, OpenAI's and llama.cpp's extras.
  */
-import { Type } from 'class-transformer';
-import { IsBoolean, IsInt, IsNumber, IsObject, IsOptional, IsString, Max, Min, MinLength, ValidateNested } from 'class-validator';
+import { IsBoolean, IsInt, IsNumber, IsObject, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
 import { parseDurationMs } from '@switchyard/runtime';
-import { IsJsonType, isString, isStringArray } from '../validation';
+import { IsJsonType, Nested, isString, isStringArray } from '../validation';
 
 export class StreamOptionsDto {
   @IsOptional()
@@ -51,8 +50,7 @@ export abstract class SamplingDto {
 
   @IsOptional()
   @IsObject()
-  @ValidateNested()
-  @Type(() => StreamOptionsDto)
+  @Nested(() => StreamOptionsDto)
   stream_options?: StreamOptionsDto | null;
 
   @IsOptional()

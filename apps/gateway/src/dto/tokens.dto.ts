@@ -3,10 +3,9 @@
  * text-generation-webui's /v1/internal/encode, decode, token-count and logits. `model` is optional
  * (those servers hold one model): without it the first llama.cpp model of the models file answers.
  */
-import { Type } from 'class-transformer';
-import { ArrayNotEmpty, IsArray, IsBoolean, IsInt, IsOptional, IsString, Max, Min, MinLength, ValidateNested } from 'class-validator';
+import { ArrayNotEmpty, IsArray, IsBoolean, IsInt, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
 import { ChatMessageDto } from './create-chat-completion.dto';
-import { IsJsonType, isTokenArray } from '../validation';
+import { IsJsonType, isJsonObject, Nested, isTokenArray } from '../validation';
 
 abstract class TokenToolDto {
   @IsOptional()
@@ -40,12 +39,11 @@ export class DetokenizeDto extends TokenToolDto {
 export class ApplyTemplateDto extends TokenToolDto {
   @IsArray()
   @ArrayNotEmpty()
-  @ValidateNested({ each: true })
-  @Type(() => ChatMessageDto)
+  @Nested(() => ChatMessageDto, { each: true })
   messages!: ChatMessageDto[];
 
   @IsOptional()
-  @IsJsonType((v) => Array.isArray(v), 'an array of tool objects')
+  @IsJsonType((v) => Array.isArray(v) && v.every(isJsonObject), 'an array of tool objects')
   tools?: unknown[];
 }
 
