@@ -582,8 +582,9 @@ function mutateBody(r: Rng, b: Baseline, body: Record<string, unknown>): string[
       labels.push('unknown-field');
     } else if (op === 8) {
       const f = fieldNames.length > 0 && r.chance(0.5) ? r.pick(fieldNames) : 'extra';
-      body[f] = r.pick([deep, manyKeys, hugeArray])(r);
-      labels.push(`structure:${f}`);
+      const shape = r.pick([deep, manyKeys, hugeArray]);
+      body[f] = shape(r);
+      labels.push(`structure:${shape.name}:${f}`);
     } else {
       const f = r.pick(Object.keys(body).length > 0 ? Object.keys(body) : ['x']);
       body[f] = r.chance(0.5) ? badUtf8(r) : longString(r);

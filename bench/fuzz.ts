@@ -428,6 +428,24 @@ function describeRequest(c: FuzzCase): string {
   return `${c.method} ${c.path.slice(0, 200)} [${headers}] ${bytes.length} bytes: ${shown}${bytes.length > SNIPPET ? '...' : ''}`;
 }
 
+/** Deepest bracket nesting of a JSON body (outside strings): tells deep-nesting failures apart at a glance. */
+function jsonDepth(body: Buffer | undefined): number {
+  if (!body) return 0;
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const ch = body[i];
+    if (inString) {
+      if (ch === 0x5c) i++;
+      else if (ch === 0x22) inString = false;
+    } else if (ch === 0x22) inString = true;
+    else if (ch === 0x5b || ch === 0x7b) max = Math.max(max, ++depth);
+    else if (ch === 0x5d || ch === 0x7d) depth--;
+  }
+  return max;
+}
+
 async function healthy(baseUrl: string, ms: number): Promise<boolean> {
   try {
     const res = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(ms) });
@@ -446,6 +464,8 @@ interface Finding {
   outcome: Outcome;
   ms: number;
   error?: string;
+  /** Nesting depth of the JSON body. */
+  depth: number;
   request: string;
   response: string;
 }
@@ -481,7 +501,7 @@ async function main(): Promise<void> {
       const r = await runCase(base, c, args.timeoutMs);
       stack?.inFlight.delete(index);
       results.push(r);
-      const finding = (): Finding => ({ index, endpoint: r.endpoint, mutation: r.mutation, outcome: r.outcome, ms: r.ms, error: r.error, request: describeRequest(c), response: r.response });
+      const finding = (): Finding => ({ index, endpoint: r.endpoint, mutation: r.mutation, outcome: r.outcome, ms: r.ms, error: r.error, depth: jsonDepth(c.body), request: describeRequest(c), response: r.response });
       if (typeof r.outcome === 'number' && r.outcome >= 500) fiveXx.push(finding());
       if (r.outcome === 'hang') {
         hangs.push(finding());
@@ -575,7 +595,7 @@ function printReport(r: {
     if (items.length === 0) return;
     console.log(`\n${title}:`);
     for (const f of items.slice(0, 40)) {
-      console.log(`  #${f.index} ${f.endpoint} -> ${f.outcome} ${f.error ?? ''} (${f.ms} ms) [${f.mutation}]`);
+      console.log(`  #${f.index} ${f.endpoint} -> ${f.outcome} ${f.error ?? ''} (${f.ms} ms, depth ${f.depth}) [${f.mutation}]`);
       console.log(`     req: ${f.request.slice(0, 300).replace(/\n/g, '\\n')}`);
       if (f.response) console.log(`     res: ${f.response.slice(0, 200).replace(/\n/g, '\\n')}`);
     }
