@@ -157,6 +157,8 @@ class FuzzStack {
   readonly processes: ManagedProcess[] = [];
   readonly exits: ExitRecord[] = [];
   inFlight = new Set<number>();
+  /** Pids this run killed for not answering; their exit is not counted a second time. */
+  readonly killed = new Set<number>();
   private readonly t0 = Date.now();
 
   private constructor(
@@ -205,6 +207,8 @@ class FuzzStack {
     const stack = new FuzzStack(`http://127.0.0.1:${port}`, redis);
     const common = { REDIS_URL: redis.url, MODELS_FILE: modelsFile, LOG_LEVEL: 'warn' };
     const onExit = (p: ManagedProcess, code: number | null, signal: string | null): void => {
+      // A kill of ours was recorded when it was sent (as killed-unresponsive).
+      if (stack.killed.delete(p.pid ?? -1)) return;
       stack.exits.push({ process: p.name, pid: p.pid, code, signal, atMs: Date.now() - stack.t0, inFlight: [...stack.inFlight], logTail: p.tail(), cause: 'exit' });
       log(`${p.name} (pid ${p.pid}) exited: ${code ?? signal}; restarting`);
     };
@@ -266,6 +270,8 @@ class FuzzStack {
 
   /** The gateway answers no health check for a while: kill it (the exit handler restarts it). */
   killUnresponsive(p: ManagedProcess): void {
+    if (p.pid === undefined || this.killed.has(p.pid) || p.recovering) return;
+    this.killed.add(p.pid);
     this.exits.push({ process: p.name, pid: p.pid, code: null, signal: 'SIGKILL', atMs: Date.now() - this.t0, inFlight: [...this.inFlight], logTail: p.tail(), cause: 'killed-unresponsive' });
     log(`${p.name} (pid ${p.pid}) unresponsive; killing`);
     p.kill();
@@ -464,6 +470,8 @@ interface Finding {
   outcome: Outcome;
   ms: number;
   error?: string;
+  /** Hangs only: the gateway failed its health check too (the whole process was stuck). */
+  gatewayFrozen?: boolean;
   /** Nesting depth of the JSON body. */
   depth: number;
   request: string;
@@ -506,7 +514,10 @@ async function main(): Promise<void> {
       if (r.outcome === 'hang') {
         hangs.push(finding());
         // A gateway that no longer answers its health check is frozen: restart it so the run goes on.
-        if (stack && !(await healthy(baseUrl, 5000)) && !stack.gateway().recovering) stack.killUnresponsive(stack.gateway());
+        // Every case in flight hangs with it, so hangs are reported with whether the gateway was frozen.
+        const frozen = !(await healthy(baseUrl, 5000));
+        hangs[hangs.length - 1].gatewayFrozen = frozen;
+        if (stack && frozen) stack.killUnresponsive(stack.gateway());
       }
       if (r.sse === 'unterminated' || (r.sse === 'error-event' && (r.error ?? '').startsWith('server_error'))) streamProblems.push(finding());
       if (Date.now() - sinceProgress > 15_000) {
@@ -595,7 +606,8 @@ function printReport(r: {
     if (items.length === 0) return;
     console.log(`\n${title}:`);
     for (const f of items.slice(0, 40)) {
-      console.log(`  #${f.index} ${f.endpoint} -> ${f.outcome} ${f.error ?? ''} (${f.ms} ms, depth ${f.depth}) [${f.mutation}]`);
+      const frozen = f.gatewayFrozen ? ', gateway frozen' : '';
+      console.log(`  #${f.index} ${f.endpoint} -> ${f.outcome} ${f.error ?? ''} (${f.ms} ms, depth ${f.depth}${frozen}) [${f.mutation}]`);
       console.log(`     req: ${f.request.slice(0, 300).replace(/\n/g, '\\n')}`);
       if (f.response) console.log(`     res: ${f.response.slice(0, 200).replace(/\n/g, '\\n')}`);
     }
