@@ -567,6 +567,8 @@ async function main(): Promise<void> {
       ? Object.fromEntries(Object.keys(rssBefore ?? {}).map((k) => [k, { before: rssBefore?.[k], after: rssAfter?.[k], peak: stack!.processes.find((p) => p.name === k)?.peakRssKb }]))
       : undefined,
     healthyAtEnd: stillHealthy,
+    /** Every case's outcome, to diff two runs of the same seed (before and after a fix). */
+    results: results.sort((a, b) => a.index - b.index).map((r) => ({ index: r.index, endpoint: r.endpoint, outcome: r.outcome, ms: r.ms, sse: r.sse, error: r.error })),
   };
   await stack?.stop();
 
