@@ -533,8 +533,8 @@ function adminBaseline(r: Rng): Baseline {
     case 4: return { endpoint: 'GET /v1/internal/model/list', method: 'GET', path: '/v1/internal/model/list', admin: true, fields: {} };
     case 5: return { endpoint: 'GET /v1/internal/model/info', method: 'GET', path: '/v1/internal/model/info', admin: true, fields: {} };
     case 6: return { endpoint: 'POST /v1/internal/model/load', method: 'POST', path: '/v1/internal/model/load', admin: true, body: { model_name: MODELS.spare }, fields: { model_name: (r) => r.pick<unknown>([MODELS.spare, 'nope', '', 5, null]), args, settings: (r) => r.pick<unknown>([{}, weird(r)]) } };
-    // model_name is never removed here: without it every loaded model is unloaded, which would turn
-    // the rest of the run into a measurement of reload latency.
+    // No field generators here, so only generic mutations touch model_name; when one drops it, every
+    // loaded model is unloaded (rare, and the models load again on demand).
     default: return { endpoint: 'POST /v1/internal/model/unload', method: 'POST', path: '/v1/internal/model/unload', admin: true, body: { model_name: MODELS.spare }, fields: {} };
   }
 }
