@@ -41,8 +41,8 @@ export interface LocalRedis {
   /** The running redis-server (a new one after `restart`). */
   process: ChildProcess;
   stop(): Promise<void>;
-  /** Stops it and starts an empty one on the same port (tests of a Redis restart). */
-  restart(): Promise<void>;
+  /** Stops it and, after `downMs`, starts an empty one on the same port (tests of a Redis restart). */
+  restart(downMs?: number): Promise<void>;
 }
 
 export class RedisServerMissingError extends Error {}
@@ -67,8 +67,9 @@ export async function startLocalRedis(options: { port?: number; binary?: string 
     port,
     process: await spawnRedis(binary, port, dir, url),
     stop: () => stopChild(local.process),
-    restart: async () => {
+    restart: async (downMs = 0) => {
       await stopChild(local.process);
+      await new Promise((r) => setTimeout(r, downMs));
       local.process = await spawnRedis(binary, port, dir, url);
     },
   };
