@@ -157,6 +157,29 @@ describe('Redis outages (e2e)', () => {
     }
   });
 
+  it('a request waiting in the queue when Redis restarts (and loses it) gets a 503 to retry, not an endless wait', async () => {
+    await waitForWorker(stack, ['long']);
+    const long = { model: 'long', prompt: 'Once', max_tokens: 3000, temperature: 0 };
+    const running = [complete(stack.baseUrl, long), complete(stack.baseUrl, long)];
+    await waitUntil(
+      async () => {
+        const workers = (await (await fetch(`${stack.baseUrl}/admin/workers`)).json()) as { data: Array<{ models: Array<{ busy: number }> }> };
+        return workers.data[0]?.models[0]?.busy === 2;
+      },
+      30_000,
+      'both slots busy',
+      stack.logs,
+    );
+    const waiting = complete(stack.baseUrl, { model: 'long', prompt: 'Once', max_tokens: 5 }, AbortSignal.timeout(60_000));
+    await new Promise((r) => setTimeout(r, 500));
+    await stack.redis.restart();
+    const answer = await waiting;
+    expect(answer.status).toBe(503);
+    expect(answer.code).toBe('job_lost');
+    expect(answer.retryAfter).not.toBeNull();
+    await Promise.all(running);
+  });
+
   it('while Redis is down /health and new requests answer 503 redis_unavailable at once, and service resumes after', async () => {
     await waitForWorker(stack, ['long']);
     await stack.redis.stop();

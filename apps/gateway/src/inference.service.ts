@@ -200,6 +200,11 @@ export class InferenceService implements OnApplicationShutdown {
               );
             }
           }
+          if (workerId === undefined && (await queue.getJobState(jobId)) === 'unknown') {
+            // Neither started nor in the queue: a restarted Redis lost it (or a worker dropped it as
+            // an orphan's). Waiting on would last for ever; the client may simply retry.
+            throw new OpenAIError(503, 'The request was lost from the queue (Redis restarted). Retry the request.', 'server_error', 'job_lost', null, { 'Retry-After': '1' });
+          }
           if (workerId === undefined && !(await this.registry.serves(model.name, true))) {
             // Queued for a model nobody serves any more (unloaded just before the job was added, or
             // its worker left): load it again on demand, or fail now rather than at the queue timeout.
