@@ -183,6 +183,7 @@ export class InferenceService implements OnApplicationShutdown {
       let workerId: string | undefined;
       let streamed = false;
       let lastEventAt = waitingSince;
+      let lostLooks = 0;
       while (!signal.aborted) {
         const event = await reader.next(IDLE_CHECK_MS);
         if (event === undefined) {
@@ -200,9 +201,11 @@ export class InferenceService implements OnApplicationShutdown {
               );
             }
           }
-          if (workerId === undefined && (await queue.getJobState(jobId)) === 'unknown') {
-            // Neither started nor in the queue: a restarted Redis lost it (or a worker dropped it as
-            // an orphan's). Waiting on would last for ever; the client may simply retry.
+          // Neither started nor in the queue, at two looks in a row (a job that just finished without
+          // a start event has its answer in the replay log by the second): a restarted Redis lost it,
+          // or a worker dropped it as an orphan's. Waiting on would last for ever; the client may retry.
+          lostLooks = workerId === undefined && (await queue.getJobState(jobId)) === 'unknown' ? lostLooks + 1 : 0;
+          if (lostLooks >= 2) {
             throw new OpenAIError(503, 'The request was lost from the queue (Redis restarted). Retry the request.', 'server_error', 'job_lost', null, { 'Retry-After': '1' });
           }
           if (workerId === undefined && !(await this.registry.serves(model.name, true))) {
@@ -226,6 +229,7 @@ export class InferenceService implements OnApplicationShutdown {
           continue;
         }
         lastEventAt = Date.now();
+        lostLooks = 0;
         switch (event.type) {
           case 'start':
             workerId = event.workerId;
