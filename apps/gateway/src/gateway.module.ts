@@ -7,6 +7,7 @@ import { ChatCompletionsController } from './chat-completions.controller';
 import { CompletionsController } from './completions.controller';
 import { EmbeddingsController } from './embeddings.controller';
 import { GATEWAY_ENV, type GatewayEnv } from './gateway-config';
+import { GatewayHeartbeat } from './gateway-heartbeat.service';
 import { HealthController } from './health.controller';
 import { InferenceService } from './inference.service';
 import { JobEventsSubscriber } from './job-events.subscriber';
@@ -36,6 +37,7 @@ import { WorkerRegistry } from './worker-registry.service';
   ],
   providers: [
     RedisConnections,
+    GatewayHeartbeat,
     WorkerRegistry,
     RedisSubscriptions,
     JobEventsSubscriber,

@@ -7,6 +7,7 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import {
+  HEARTBEAT_TTL_SECONDS,
   LLM_JOB_OPTIONS,
   REDIS_PREFIX,
   jobCancelChannel,
@@ -23,9 +24,11 @@ import {
 } from '@switchyard/contracts';
 import { Logger } from '@switchyard/runtime';
 import { GATEWAY_ENV, type GatewayEnv } from './gateway-config';
+import { GatewayHeartbeat } from './gateway-heartbeat.service';
 import { type JobEventReader, JobEventsSubscriber } from './job-events.subscriber';
 import { ModelControlService } from './model-control.service';
 import { OpenAIError } from './openai-error';
+import { QueueAdmission } from './queue-admission';
 import { RedisConnections } from './redis-connections';
 import { WorkerRegistry } from './worker-registry.service';
 
@@ -41,6 +44,7 @@ const IDLE_CHECK_MS = 2000;
 export class InferenceService implements OnApplicationShutdown {
   private readonly queues = new Map<string, Queue<QueuedJobData>>();
   private readonly log = new Logger('gateway.inference');
+  private readonly admission: QueueAdmission;
 
   constructor(
     @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
@@ -48,7 +52,10 @@ export class InferenceService implements OnApplicationShutdown {
     private readonly subscriber: JobEventsSubscriber,
     private readonly registry: WorkerRegistry,
     private readonly models: ModelControlService,
-  ) {}
+    private readonly heartbeat: GatewayHeartbeat,
+  ) {
+    this.admission = new QueueAdmission(redis.command);
+  }
 
   /** Runs every job (e.g. one per prompt or per choice) and merges their events, tagged by index. */
   async *generate(model: ModelDescriptor, jobs: QueuedJobData[], signal: AbortSignal): AsyncGenerator<IndexedEvent> {
@@ -56,10 +63,12 @@ export class InferenceService implements OnApplicationShutdown {
       const what = model.backend === 'onnx' ? `a ${model.task}` : 'an embedding';
       throw OpenAIError.badRequest(`The model '${model.name}' is ${what} model and cannot generate text.`, 'model', 'model_not_supported');
     }
+    // While Redis is down every step below would wait in ioredis's offline queue for the outage.
+    this.redis.assertReady();
     // Subscribing overlaps with the admission checks: both are round trips to Redis.
     const ids = jobs.map(() => randomUUID());
     const subscribing = Promise.allSettled(ids.map((id) => this.subscriber.open(id)));
-    const admitted = this.admit(model, jobs.length, signal).then(
+    const admitted = this.admit(model, ids, signal).then(
       () => undefined,
       (err: unknown) => err,
     );
@@ -67,15 +76,15 @@ export class InferenceService implements OnApplicationShutdown {
     const readers = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const failure = (await admitted) ?? settled.find((r) => r.status === 'rejected')?.reason;
     if (failure !== undefined) {
-      await Promise.allSettled(readers.map((r) => r.close()));
+      await Promise.allSettled([...readers.map((r) => r.close()), this.admission.release(this.queue(model), ...ids)]);
       throw failure;
     }
     const runs = jobs.map((data, index) => this.runOne(model, data, signal, index, readers[index]));
     try {
       yield* runs.length === 1 ? runs[0] : this.merge(runs);
     } finally {
-      // A run that never started has no finally of its own to release its subscription.
-      await Promise.allSettled(readers.map((r) => r.close()));
+      // A run that never started has no finally of its own to release its subscription and room.
+      await Promise.allSettled([...readers.map((r) => r.close()), this.admission.release(this.queue(model), ...ids)]);
     }
   }
 
@@ -126,13 +135,20 @@ export class InferenceService implements OnApplicationShutdown {
     }
   }
 
-  /** Fails fast with 503 when nobody serves the model, 429 when its queue is full. */
-  private async admit(model: ModelDescriptor, jobs: number, signal: AbortSignal): Promise<void> {
+  /**
+   * Fails fast with 503 when nobody serves the model, 429 when its queue is full: the model's slots
+   * plus `max_queue` bound the jobs it holds, checked and reserved atomically (see QueueAdmission).
+   */
+  private async admit(model: ModelDescriptor, jobIds: string[], signal: AbortSignal): Promise<void> {
     if (!(await this.models.ensureServed(model, signal))) {
       throw noWorker(model);
     }
-    const waiting = await this.queue(model).getWaitingCount();
-    if (waiting + jobs > model.maxQueue) {
+    const slots = (await this.registry.placements(model.name))
+      .filter((p) => p.model.state === 'ready')
+      .reduce((sum, p) => sum + p.model.slots, 0);
+    const { admitted, held } = await this.admission.reserve(this.queue(model), model.maxQueue + slots, jobIds);
+    const waiting = Math.max(0, held - slots);
+    if (!admitted) {
       throw new OpenAIError(
         429,
         `The model '${model.name}' is at capacity (${waiting} requests waiting). Retry after a short wait.`,
@@ -157,11 +173,17 @@ export class InferenceService implements OnApplicationShutdown {
     signal.addEventListener('abort', interrupt);
     let finished = false;
     try {
-      await queue.add(data.kind, { ...data, enqueuedAt: Date.now() }, { ...LLM_JOB_OPTIONS, jobId });
+      try {
+        await queue.add(data.kind, { ...data, owner: this.heartbeat.id, enqueuedAt: Date.now() }, { ...LLM_JOB_OPTIONS, jobId });
+      } finally {
+        // Counted by the queue itself from here on.
+        await this.admission.release(queue, jobId).catch(() => undefined);
+      }
       let waitingSince = Date.now();
       let workerId: string | undefined;
       let streamed = false;
       let lastEventAt = waitingSince;
+      let lostLooks = 0;
       while (!signal.aborted) {
         const event = await reader.next(IDLE_CHECK_MS);
         if (event === undefined) {
@@ -179,6 +201,13 @@ export class InferenceService implements OnApplicationShutdown {
               );
             }
           }
+          // Neither started nor in the queue, at two looks in a row (a job that just finished without
+          // a start event has its answer in the replay log by the second): a restarted Redis lost it,
+          // or a worker dropped it as an orphan's. Waiting on would last for ever; the client may retry.
+          lostLooks = workerId === undefined && (await queue.getJobState(jobId)) === 'unknown' ? lostLooks + 1 : 0;
+          if (lostLooks >= 2) {
+            throw new OpenAIError(503, 'The request was lost from the queue (Redis restarted). Retry the request.', 'server_error', 'job_lost', null, { 'Retry-After': '1' });
+          }
           if (workerId === undefined && !(await this.registry.serves(model.name, true))) {
             // Queued for a model nobody serves any more (unloaded just before the job was added, or
             // its worker left): load it again on demand, or fail now rather than at the queue timeout.
@@ -186,7 +215,8 @@ export class InferenceService implements OnApplicationShutdown {
               throw noWorker(model);
             }
           }
-          if (workerId !== undefined && !(await this.registry.isAlive(workerId))) {
+          // Read the reconnect time after the check: the check may have waited out an outage.
+          if (workerId !== undefined && !(await this.registry.isAlive(workerId)) && !this.redis.reconnectedWithin(HEARTBEAT_TTL_SECONDS * 1000)) {
             // Nothing streamed yet: the job goes back to its queue once the dead worker's lock
             // expires and another worker serving the model runs it (it continues the sequence).
             if (streamed || !(await this.registry.serves(model.name, true))) {
@@ -199,6 +229,7 @@ export class InferenceService implements OnApplicationShutdown {
           continue;
         }
         lastEventAt = Date.now();
+        lostLooks = 0;
         switch (event.type) {
           case 'start':
             workerId = event.workerId;

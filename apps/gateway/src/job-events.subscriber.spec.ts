@@ -42,6 +42,20 @@ describe('JobEventReader', () => {
     expect(await r.next(20)).toEqual(log[1]);
   });
 
+  it('moves past a gap the stream cannot fill (lost with a restarted Redis) after a bound, without spinning', async () => {
+    const { connections, xrange } = fakeConnections([]);
+    const r = new JobEventReader(connections, 'j', async () => undefined, 300);
+    r.push(JSON.stringify(delta(0, 'a')));
+    r.push(JSON.stringify(delta(2, 'c')));
+    expect(await r.next(50)).toEqual(delta(0, 'a'));
+    const started = Date.now();
+    let next: JobEvent | undefined;
+    while (next === undefined && Date.now() - started < 2000) next = await r.next(50);
+    expect(next).toEqual(delta(2, 'c'));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(xrange.mock.calls.length).toBeLessThan(20);
+  });
+
   it('ignores duplicates and garbage', async () => {
     const { connections } = fakeConnections([]);
     const r = new JobEventReader(connections, 'j', async () => undefined);

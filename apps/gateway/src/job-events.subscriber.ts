@@ -7,15 +7,24 @@ import { jobEventsChannel, jobEventsStream, type JobEvent } from '@switchyard/co
 import { RedisConnections } from './redis-connections';
 import { RedisSubscriptions, type Unlisten } from './redis-subscriptions';
 
+/**
+ * A gap the replay stream cannot fill either was lost with a restarted Redis (events it had taken
+ * but neither delivered nor kept). Past this the reader moves on rather than wait for ever.
+ */
+const GAP_LIMIT_MS = 5000;
+const GAP_RETRY_MS = 250;
+
 export class JobEventReader {
   private expected = 0;
   private readonly buffer = new Map<number, JobEvent>();
   private wake: (() => void) | undefined;
+  private gapSince: number | undefined;
 
   constructor(
     private readonly connections: RedisConnections,
     readonly jobId: string,
     private readonly release: () => Promise<void>,
+    private readonly gapLimitMs = GAP_LIMIT_MS,
   ) {}
 
   /** Makes a pending `next()` return at once (the caller re-checks its abort signal). */
@@ -44,7 +53,16 @@ export class JobEventReader {
     if (ready) return ready;
     if (this.buffer.size > 0) {
       await this.fill();
-      return this.take() ?? this.next(idleMs);
+      const filled = this.take();
+      if (filled) return filled;
+      this.gapSince ??= Date.now();
+      if (Date.now() - this.gapSince < this.gapLimitMs) {
+        // Look again shortly, without spinning on Redis.
+        await new Promise((r) => setTimeout(r, Math.min(GAP_RETRY_MS, idleMs)));
+        return undefined;
+      }
+      this.expected = Math.min(...this.buffer.keys());
+      return this.take();
     }
     const woke = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), idleMs);
@@ -65,6 +83,7 @@ export class JobEventReader {
     if (!e) return undefined;
     this.buffer.delete(this.expected);
     this.expected++;
+    this.gapSince = undefined;
     return e;
   }
 

@@ -105,29 +105,47 @@ export class ModelControlService {
 
   /**
    * For a request: makes sure some worker serves the model, loading it on demand when allowed.
-   * Resolves false when nothing serves it within the bounds (the caller answers 503).
+   * Resolves false when nothing serves it within the bounds (the caller answers 503): a request waits
+   * up to `LOAD_TIMEOUT_MS` only while a load is under way on a live worker that can serve the model,
+   * and otherwise `WORKER_WAIT_MS` (for one to start), so with no worker alive every request gets
+   * its 503 at the same, short bound.
    */
   async ensureServed(model: ModelDescriptor, signal: AbortSignal): Promise<boolean> {
     if (await this.registry.serves(model.name)) return true;
+    const started = Date.now();
     if (model.autoLoad && !(await this.registry.loading(model.name, true))) {
       const lock = modelLoadLockKey(model.name);
       const ttl = Math.ceil(this.env.LOAD_TIMEOUT_MS / 1000);
-      if ((await this.redis.command.set(lock, '1', 'EX', ttl, 'NX')) !== 'OK') {
-        // Another request is loading it: wait for that load, bounded by the load timeout.
-        return this.registry.waitForModel(model.name, this.env.LOAD_TIMEOUT_MS, signal);
-      }
-      try {
-        await this.load(model);
-        return true;
-      } catch (err) {
-        // No worker can take it now; one may be starting, so fall through to the bounded wait.
-        if (!(err instanceof OpenAIError && err.code === 'no_worker_available')) throw err;
-      } finally {
-        await this.redis.command.del(lock);
+      if ((await this.redis.command.set(lock, '1', 'EX', ttl, 'NX')) === 'OK') {
+        try {
+          await this.load(model);
+          return true;
+        } catch (err) {
+          // No worker can take it now (none alive, or the chosen one just died); one may be
+          // starting, so fall through to the bounded wait.
+          if (!(err instanceof OpenAIError && (err.code === 'no_worker_available' || err.code === 'worker_unavailable'))) throw err;
+        } finally {
+          await this.redis.command.del(lock);
+        }
       }
     }
-    const loading = await this.registry.loading(model.name);
-    return this.registry.waitForModel(model.name, loading ? this.env.LOAD_TIMEOUT_MS : this.env.WORKER_WAIT_MS, signal);
+    return this.waitServed(model, started, signal);
+  }
+
+  /** Polls the fleet until the model is served or the bound for what is happening now has passed. */
+  private async waitServed(model: ModelDescriptor, started: number, signal: AbortSignal): Promise<boolean> {
+    while (!signal.aborted) {
+      const placements = await this.registry.placements(model.name, true);
+      if (placements.some((p) => p.model.state === 'ready')) return true;
+      const loading =
+        placements.some((p) => p.model.state === 'loading') ||
+        (model.autoLoad && (await this.redis.command.exists(modelLoadLockKey(model.name))) === 1 && (await this.registry.workers()).some((w) => w.servable.includes(model.name)));
+      const bound = loading ? this.env.LOAD_TIMEOUT_MS : this.env.WORKER_WAIT_MS;
+      const left = started + bound - Date.now();
+      if (left <= 0) return false;
+      await new Promise((r) => setTimeout(r, Math.min(100, left)));
+    }
+    return false;
   }
 
   private async command(workerId: string, body: CommandBody, timeoutMs: number): Promise<ControlReply & { ok: true }> {

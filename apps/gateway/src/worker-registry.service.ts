@@ -70,15 +70,4 @@ export class WorkerRegistry {
     );
     return candidates.sort((a, b) => b.freeMemory - a.freeMemory)[0];
   }
-
-  /** Waits up to `ms` for a worker to serve the model (one may be starting or loading it). */
-  async waitForModel(model: string, ms: number, signal?: AbortSignal): Promise<boolean> {
-    const deadline = Date.now() + ms;
-    if (await this.serves(model)) return true;
-    while (Date.now() < deadline && !signal?.aborted) {
-      await new Promise((r) => setTimeout(r, Math.min(100, Math.max(0, deadline - Date.now()))));
-      if (await this.serves(model, true)) return true;
-    }
-    return false;
-  }
 }

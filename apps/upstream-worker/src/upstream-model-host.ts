@@ -16,7 +16,7 @@ import {
   type UpstreamModelDescriptor,
   type WorkerModelState,
 } from '@switchyard/contracts';
-import { CancelListener, createRedis, JobEventsPublisher, Logger, serverErrorEvent, workerLostEvent } from '@switchyard/runtime';
+import { CancelListener, createRedis, JobEventsPublisher, Logger, OwnerWatch, serverErrorEvent, workerLostEvent } from '@switchyard/runtime';
 import { UpstreamFailure } from './upstream-client';
 import { UpstreamRouter } from './upstream-router';
 
@@ -61,7 +61,8 @@ export class UpstreamModelHost {
 
   start(): void {
     this.connection = createRedis(this.deps.redisUrl, `switchyard-upstream-${this.deps.workerId}`);
-    this.worker = new Worker<QueuedJobData>(upstreamQueueName(this.descriptor.name), (job) => this.process(job), {
+    const owners = new OwnerWatch(this.connection, this.log);
+    this.worker = new Worker<QueuedJobData>(upstreamQueueName(this.descriptor.name), owners.wrap((job) => this.process(job)), {
       connection: this.connection,
       prefix: REDIS_PREFIX,
       concurrency: this.descriptor.concurrency,
@@ -70,6 +71,7 @@ export class UpstreamModelHost {
       maxStalledCount: 1,
     });
     this.worker.on('error', (err) => this.log.error('queue worker error', { error: err.message }));
+    this.worker.on('closed', () => owners.stop());
     this.state = 'ready';
     this.log.info('upstream model ready', {
       deployments: this.descriptor.deployments.map((d) => `${d.baseUrl} (${d.model})`),

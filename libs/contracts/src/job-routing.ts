@@ -3,13 +3,13 @@
  * unique across the models file and runner registrations, so one queue serves one model.
  */
 import { llmQueueName } from './queues';
-import type { LlmQueueJob } from './jobs';
+import type { JobOwner, LlmQueueJob } from './jobs';
 import type { ModelDescriptor } from './models';
 import { runnerQueueName } from './runner';
 import { onnxQueueName, type TaskJobData } from './onnx-jobs';
 import { upstreamQueueName, type UpstreamJobData } from './upstream';
 
-export type QueuedJobData = LlmQueueJob | UpstreamJobData | TaskJobData;
+export type QueuedJobData = (LlmQueueJob | UpstreamJobData | TaskJobData) & JobOwner;
 
 export function queueNameFor(model: ModelDescriptor): string {
   switch (model.backend) {

@@ -113,6 +113,12 @@ export interface TokenJobData {
   enqueuedAt: number;
 }
 
+/** Stamped on every queued job by the gateway that waits on its events. */
+export interface JobOwner {
+  /** Id of that gateway (its heartbeat is `gatewayHeartbeatKey(owner)`); absent on older gateways' jobs. */
+  owner?: string;
+}
+
 /** Everything on a llama.cpp model's queue. */
 export type LlmQueueJob = LlmJobData | TokenJobData;
 export type LlmJobName = LlmQueueJob['kind'];

@@ -58,3 +58,19 @@ export const JOB_EVENTS_MAXLEN = 10000;
 /** Heartbeat period and the time after which a silent worker counts as gone. */
 export const HEARTBEAT_INTERVAL_MS = 2000;
 export const HEARTBEAT_TTL_SECONDS = 6;
+
+/**
+ * Gateway liveness: each gateway refreshes one expiring key while it runs, and stamps its id on the
+ * jobs it enqueues (`JobOwner.owner`), so workers can drop the jobs of a gateway that died (nobody
+ * is left to read their events).
+ */
+export function gatewayHeartbeatKey(gatewayId: string): string {
+  return `${REDIS_PREFIX}:gateway:${gatewayId}`;
+}
+export const GATEWAY_HEARTBEAT_INTERVAL_MS = 1000;
+export const GATEWAY_HEARTBEAT_TTL_MS = 5000;
+
+/** Admission reservations per queue: jobs admitted by a gateway but not yet added to the queue. */
+export function admissionKey(queueName: string): string {
+  return `${REDIS_PREFIX}:admission:${queueName}`;
+}

@@ -16,3 +16,4 @@ export * from './embedding-vectors';
 export * from './worker-lifecycle';
 export * from './job-errors';
 export * from './queue-consumer';
+export * from './owner-watch';

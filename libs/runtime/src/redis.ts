@@ -38,8 +38,11 @@ export function freePort(): Promise<number> {
 export interface LocalRedis {
   url: string;
   port: number;
+  /** The running redis-server (a new one after `restart`). */
   process: ChildProcess;
   stop(): Promise<void>;
+  /** Stops it and, after `downMs`, starts an empty one on the same port (tests of a Redis restart). */
+  restart(downMs?: number): Promise<void>;
 }
 
 export class RedisServerMissingError extends Error {}
@@ -52,6 +55,28 @@ export async function startLocalRedis(options: { port?: number; binary?: string 
   const port = options.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-redis-'));
   const binary = options.binary ?? 'redis-server';
+  const url = `redis://127.0.0.1:${port}`;
+  const stopChild = (child: ChildProcess): Promise<void> =>
+    new Promise<void>((done) => {
+      if (child.exitCode !== null || child.signalCode !== null) return done();
+      child.once('exit', () => done());
+      child.kill('SIGTERM');
+    });
+  const local: LocalRedis = {
+    url,
+    port,
+    process: await spawnRedis(binary, port, dir, url),
+    stop: () => stopChild(local.process),
+    restart: async (downMs = 0) => {
+      await stopChild(local.process);
+      await new Promise((r) => setTimeout(r, downMs));
+      local.process = await spawnRedis(binary, port, dir, url);
+    },
+  };
+  return local;
+}
+
+async function spawnRedis(binary: string, port: number, dir: string, url: string): Promise<ChildProcess> {
   const child = spawn(
     binary,
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', '--dir', dir],
@@ -67,7 +92,6 @@ export async function startLocalRedis(options: { port?: number; binary?: string 
     });
     child.once('exit', (code) => reject(new Error(`redis-server exited with code ${code}`)));
   });
-  const url = `redis://127.0.0.1:${port}`;
   const ready = (async () => {
     const deadline = Date.now() + 10_000;
     for (;;) {
@@ -92,15 +116,5 @@ export async function startLocalRedis(options: { port?: number; binary?: string 
     throw err;
   }
   spawnError.catch(() => undefined);
-  return {
-    url,
-    port,
-    process: child,
-    stop: () =>
-      new Promise<void>((done) => {
-        if (child.exitCode !== null || child.signalCode !== null) return done();
-        child.once('exit', () => done());
-        child.kill('SIGTERM');
-      }),
-  };
+  return child;
 }

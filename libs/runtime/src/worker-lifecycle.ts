@@ -66,6 +66,7 @@ export class WorkerLifecycle<D extends { name: string; preload: boolean }, H ext
   private readonly timers: NodeJS.Timeout[] = [];
   private commands: Promise<unknown> = Promise.resolve();
   private readonly startedAt = Date.now();
+  private readonly onReconnect = (): void => void this.beat();
 
   constructor(private readonly o: WorkerLifecycleOptions<D, H>) {
     this.catalog = new Map(o.models.map((m) => [m.name, m]));
@@ -78,6 +79,8 @@ export class WorkerLifecycle<D extends { name: string; preload: boolean }, H ext
       if (from === channel) this.onCommand(message);
     });
     await this.o.subscriber.subscribe(channel);
+    // A restarted Redis is empty: say at once that this worker is alive, rather than at the next tick.
+    this.o.publisher.on('ready', this.onReconnect);
     await this.beat();
     this.timers.push(setInterval(() => void this.beat(), HEARTBEAT_INTERVAL_MS));
     this.timers.push(setInterval(() => this.unloadIdle(), IDLE_CHECK_MS));
@@ -89,6 +92,7 @@ export class WorkerLifecycle<D extends { name: string; preload: boolean }, H ext
   /** Stops taking commands, drains and unloads every model, and says goodbye. */
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
+    this.o.publisher.off('ready', this.onReconnect);
     await this.o.subscriber.unsubscribe(workerControlChannel(this.o.workerId)).catch(() => undefined);
     // Stop taking jobs everywhere at once; running ones get the drain window, then are aborted.
     await Promise.all([...this.hosts.values()].map((h) => h.unload(this.o.shutdownDrainMs)));
