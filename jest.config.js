@@ -2,6 +2,7 @@
 // the compiled apps (npm test builds first), a real redis-server and generated tiny GGUF models.
 const aliases = {
   '^@switchyard/contracts$': '<rootDir>/libs/contracts/src',
+  '^@switchyard/llama$': '<rootDir>/libs/llama/src',
   '^@switchyard/model-gen$': '<rootDir>/libs/model-gen/src',
   '^@switchyard/runtime$': '<rootDir>/libs/runtime/src',
 };

@@ -11,8 +11,8 @@ import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { LlamaCppModelDescriptor, LoadArgs } from '@switchyard/contracts';
 import { CancelListener, CommandError, createRedis, loadArg, loadModelsFile, Logger, splitList, WorkerLifecycle } from '@switchyard/runtime';
+import { importNodeLlamaCpp } from '@switchyard/llama';
 import { ModelHost, type ModelHostDeps } from './model-host';
-import { importNodeLlamaCpp } from './node-llama-cpp';
 import { LLM_WORKER_ENV, type LlmWorkerEnv } from './worker-config';
 
 /** Rough KV-cache and compute-buffer overhead on top of the weights, for the memory check. */

@@ -20,9 +20,7 @@ import {
   type WorkerModelState,
 } from '@switchyard/contracts';
 import { CancelListener, consumeQueue, JobEventsPublisher, Logger, modelUnloadedEvent, requestHoldMs, serverErrorEvent, workerLostEvent } from '@switchyard/runtime';
-import { GenerationRejected } from './generation';
-import { LlamaEngine } from './llama-engine';
-import type { Llama, NodeLlamaCppModule } from './node-llama-cpp';
+import { GenerationRejected, LlamaEngine, type Llama, type NodeLlamaCppModule } from '@switchyard/llama';
 
 /** Jobs on an llm queue: generations and token tools, and embeddings for GGUF embedding models. */
 type HostJobData = LlmQueueJob | EmbeddingsJobData;

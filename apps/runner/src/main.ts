@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import type { LlamaCppModelDescriptor, ModelDescriptor, UpstreamModelDescriptor } from '@switchyard/contracts';
 import { EnvError, loadEnv, loadModelsFile, Logger, ModelsFileError, parseModelsYaml } from '@switchyard/runtime';
-import { importNodeLlamaCpp } from '../../llm-worker/src/node-llama-cpp';
+import { importNodeLlamaCpp } from '@switchyard/llama';
 import { RunnerConnection, RunnerRefused } from './runner-connection';
 import { RunnerEnv } from './runner-config';
 import type { RunnerJobHandler } from './runner-job-handler';

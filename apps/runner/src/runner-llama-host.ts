@@ -1,14 +1,12 @@
 /**
- * A GGUF model served inside the runner by llama.cpp, through the llm worker's own engine
- * (apps/llm-worker/src/llama-engine.ts: prompt building, tools, grammars, reasoning, logprobs,
- * stop sequences, cancellation) used as a library: the runner receives the same chat/completion
- * jobs the llm worker takes from its queue, and reports the same events.
+ * A GGUF model served inside the runner by llama.cpp, through the engine the llm worker uses
+ * (libs/llama: prompt building, tools, grammars, reasoning, logprobs, stop sequences, cancellation):
+ * the runner receives the same chat/completion jobs the llm worker takes from its queue, and reports
+ * the same events.
  */
 import type { ErrorEvent, LlamaCppModelDescriptor, LlmQueueJob } from '@switchyard/contracts';
+import { GenerationRejected, LlamaEngine, type Llama, type NodeLlamaCppModule } from '@switchyard/llama';
 import type { Logger } from '@switchyard/runtime';
-import { GenerationRejected } from '../../llm-worker/src/generation';
-import { LlamaEngine } from '../../llm-worker/src/llama-engine';
-import type { Llama, NodeLlamaCppModule } from '../../llm-worker/src/node-llama-cpp';
 import type { RunnerEvent, RunnerJobHandler } from './runner-job-handler';
 
 export class RunnerLlamaHost implements RunnerJobHandler {
