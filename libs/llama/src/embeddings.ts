@@ -5,7 +5,7 @@
  */
 import type { EmbeddingsJobData, EmbeddingsResult } from '@switchyard/contracts';
 import { finishEmbedding, float32ToBase64 } from '@switchyard/runtime';
-import { GenerationRejected } from './generation';
+import { GenerationRejected } from './generation-errors';
 import type { LlamaEmbeddingContext, LlamaModel, Token } from './node-llama-cpp';
 
 export async function runEmbeddings(

@@ -7,11 +7,14 @@
  */
 import type { EmbeddingsJobData, EmbeddingsResult, LlamaCppModelDescriptor, LlmJobData, StartEvent, TokenJobData } from '@switchyard/contracts';
 import { runEmbeddings } from './embeddings';
-import { GenerationRejected, PromptBuilder, cachedPrefix, runGeneration, type BuiltPrompt, type GenerationResult, type OutputDelta, type OutputPlan } from './generation';
+import { cachedPrefix, runGeneration } from './generation';
+import { GenerationRejected } from './generation-errors';
 import { DecodeGate } from './decode-gate';
 import { GrammarFactory } from './grammars';
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaEmbeddingContext, LlamaModel, NodeLlamaCppModule, Token } from './node-llama-cpp';
+import type { GenerationResult, OutputDelta, OutputPlan } from './output-plan';
 import type { ReasoningMarkers } from './output/reasoning';
+import { PromptBuilder, type BuiltPrompt } from './prompt-builder';
 import { SamplingGuard } from './sampling-guard';
 import { answerTokenRequest } from './token-tools';
 

@@ -4,9 +4,11 @@
  */
 import type { TokenRequest } from '@switchyard/contracts';
 import type { DecodeGate } from './decode-gate';
-import { GenerationRejected, eraseAfter, type PromptBuilder } from './generation';
+import { eraseAfter } from './generation';
+import { GenerationRejected } from './generation-errors';
 import type { LlamaContextSequence, LlamaModel, Token } from './node-llama-cpp';
 import { topEntries } from './output/token-logprobs';
+import type { PromptBuilder } from './prompt-builder';
 
 export interface TokenToolsContext {
   model: LlamaModel;
