@@ -1,7 +1,7 @@
 /**
  * Time to first token for a request that arrives while three others are generating on the same
  * model (parallel 4): the case node-llama-cpp's erase lock used to stall for seconds (see
- * apps/llm-worker/src/decode-gate.ts and bench/erase-starvation.ts). Prints the probe's TTFT and the
+ * libs/llama/src/decode-gate.ts and bench/erase-starvation.ts). Prints the probe's TTFT and the
  * background streams' total times per run.
  *
  *   npm run build && node dist/bench/ttft-under-load.js [--model FILE] [--runs N] [--threads N]
