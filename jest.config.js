@@ -5,6 +5,7 @@ const aliases = {
   '^@switchyard/llama$': '<rootDir>/libs/llama/src',
   '^@switchyard/model-gen$': '<rootDir>/libs/model-gen/src',
   '^@switchyard/runtime$': '<rootDir>/libs/runtime/src',
+  '^@switchyard/upstream$': '<rootDir>/libs/upstream/src',
 };
 // Type-checking is `npm run typecheck`'s job; jest only transpiles (isolatedModules), which is fast.
 const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.spec.json' }] };

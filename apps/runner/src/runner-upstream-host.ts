@@ -1,11 +1,10 @@
 /**
  * A model of a local OpenAI-compatible server (Ollama, LM Studio, vLLM, llama.cpp's server) served
- * through the runner, with the upstream worker's client and router: the runner receives the same
+ * through the runner, with the upstream client and router of libs/upstream: the runner receives the same
  * pass-through jobs the upstream worker takes from its queue.
  */
 import type { UpstreamJobData, UpstreamModelDescriptor } from '@switchyard/contracts';
-import { UpstreamFailure } from '../../upstream-worker/src/upstream-client';
-import { UpstreamRouter } from '../../upstream-worker/src/upstream-router';
+import { UpstreamFailure, UpstreamRouter } from '@switchyard/upstream';
 import type { Logger } from '@switchyard/runtime';
 import type { RunnerEvent, RunnerJobHandler } from './runner-job-handler';
 

@@ -17,8 +17,7 @@ import {
   type WorkerModelState,
 } from '@switchyard/contracts';
 import { CancelListener, createRedis, JobEventsPublisher, Logger, OwnerWatch, serverErrorEvent, workerLostEvent } from '@switchyard/runtime';
-import { UpstreamFailure } from './upstream-client';
-import { UpstreamRouter } from './upstream-router';
+import { UpstreamFailure, UpstreamRouter } from '@switchyard/upstream';
 
 export interface UpstreamHostDeps {
   redisUrl: string;

@@ -7,7 +7,9 @@ import type { AddressInfo } from 'node:net';
 import type { UpstreamDeployment, UpstreamModelDescriptor } from '@switchyard/contracts';
 import { freePort } from '@switchyard/runtime';
 import { startFakeOpenAI, type FakeOpenAI } from '../../../tools/fake-openai';
-import { callUpstream, parseRetryAfter, UpstreamFailure, type UpstreamDelta } from './upstream-client';
+import type { UpstreamDelta } from './chunk-translator';
+import { callUpstream } from './upstream-client';
+import { parseRetryAfter, UpstreamFailure } from './upstream-failure';
 import { UpstreamRouter } from './upstream-router';
 
 let fake: FakeOpenAI;

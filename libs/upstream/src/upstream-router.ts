@@ -6,7 +6,9 @@
  */
 import type { UpstreamDeployment, UpstreamEndpoint, UpstreamModelDescriptor } from '@switchyard/contracts';
 import type { Logger } from '@switchyard/runtime';
-import { callUpstream, UpstreamFailure, type UpstreamResult, type UpstreamSink } from './upstream-client';
+import type { UpstreamSink } from './chunk-translator';
+import { callUpstream, type UpstreamResult } from './upstream-client';
+import { UpstreamFailure } from './upstream-failure';
 
 /** How long a deployment that failed with a retryable error is tried last. */
 export const COOLDOWN_MS = 10_000;
