@@ -11,13 +11,11 @@ import { Queue, WaitingError, Worker, type Job } from 'bullmq';
 import type Redis from 'ioredis';
 import { hostname } from 'node:os';
 import {
+  BACKENDS,
   HEARTBEAT_INTERVAL_MS,
-  LLM_LOCK_DURATION_MS,
-  LLM_STALLED_INTERVAL_MS,
   REDIS_PREFIX,
   isRunnerHeartbeat,
   jobCancelKey,
-  runnerQueueName,
   type ErrorEvent,
   type JobEvent,
   type QueuedJobData,
@@ -69,12 +67,12 @@ export class RunnerSession {
     this.timer = setInterval(() => void this.beat(), HEARTBEAT_INTERVAL_MS);
     this.connection = createRedis(this.deps.redisUrl, `switchyard-runner-${this.id}`);
     for (const m of this.models) {
-      const worker = new Worker<QueuedJobData>(runnerQueueName(m.name), (job, token) => this.process(m, job, token), {
+      const worker = new Worker<QueuedJobData>(BACKENDS.runner.queueName(m.name), (job, token) => this.process(m, job, token), {
         connection: this.connection,
         prefix: REDIS_PREFIX,
         concurrency: m.parallel,
-        lockDuration: LLM_LOCK_DURATION_MS,
-        stalledInterval: LLM_STALLED_INTERVAL_MS,
+        lockDuration: BACKENDS.runner.lockDurationMs,
+        stalledInterval: BACKENDS.runner.stalledIntervalMs,
         maxStalledCount: 1,
       });
       worker.on('error', (err) => this.deps.log.error('runner queue error', { runner: this.id, error: err.message }));
@@ -179,7 +177,7 @@ export class RunnerSession {
   private async failOrphans(servedElsewhere: (model: string) => boolean): Promise<void> {
     for (const m of this.models) {
       if (servedElsewhere(m.name)) continue;
-      const queue = new Queue<QueuedJobData>(runnerQueueName(m.name), { connection: this.deps.publisher, prefix: REDIS_PREFIX });
+      const queue = new Queue<QueuedJobData>(BACKENDS.runner.queueName(m.name), { connection: this.deps.publisher, prefix: REDIS_PREFIX });
       try {
         for (const job of await queue.getWaiting()) {
           if (job.id === undefined) continue;

@@ -7,9 +7,8 @@
 import type { Job, Worker } from 'bullmq';
 import type Redis from 'ioredis';
 import {
+  BACKENDS,
   REDIS_PREFIX,
-  TASK_LOCK_DURATION_MS,
-  TASK_STALLED_INTERVAL_MS,
   onnxQueueName,
   type ErrorEvent,
   type OnnxModelDescriptor,
@@ -105,8 +104,8 @@ export class OnnxModelHost {
       connectionName: `switchyard-onnx-${this.deps.workerId}`,
       prefix: REDIS_PREFIX,
       concurrency: d.parallel,
-      lockDuration: TASK_LOCK_DURATION_MS,
-      stalledInterval: TASK_STALLED_INTERVAL_MS,
+      lockDuration: BACKENDS.onnx.lockDurationMs,
+      stalledInterval: BACKENDS.onnx.stalledIntervalMs,
       log: this.log,
     });
     this.worker = consumer.worker;

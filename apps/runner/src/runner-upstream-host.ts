@@ -3,13 +3,15 @@
  * through the runner, with the upstream worker's client and router: the runner receives the same
  * pass-through jobs the upstream worker takes from its queue.
  */
-import type { UpstreamJobData, UpstreamModelDescriptor } from '@switchyard/contracts';
+import type { BackendJobKind, UpstreamJobData, UpstreamModelDescriptor } from '@switchyard/contracts';
 import { UpstreamFailure } from '../../upstream-worker/src/upstream-client';
 import { UpstreamRouter } from '../../upstream-worker/src/upstream-router';
 import type { Logger } from '@switchyard/runtime';
 import type { RunnerEvent, RunnerJobHandler } from './runner-job-handler';
 
 export class RunnerUpstreamHost implements RunnerJobHandler {
+  /** The runner kinds this host runs (the runner checks at boot that its hosts cover the table's). */
+  static readonly handledKinds: readonly BackendJobKind<'runner'>[] = ['upstream'];
   readonly format = 'upstream' as const;
   private readonly router: UpstreamRouter;
 

@@ -15,5 +15,6 @@ export * from './onnx-models-file';
 export * from './embedding-vectors';
 export * from './worker-lifecycle';
 export * from './job-errors';
+export * from './job-handlers';
 export * from './queue-consumer';
 export * from './owner-watch';
