@@ -16,16 +16,13 @@ import {
   REDIS_PREFIX,
   isRunnerHeartbeat,
   jobCancelKey,
-  type ErrorEvent,
-  type JobEvent,
+  type UnsequencedEvent,
   type QueuedJobData,
   type RunnerHeartbeat,
   type RunnerModelDescriptor,
 } from '@switchyard/contracts';
-import { createRedis, JobEventsPublisher, removeHeartbeat, serverErrorEvent, workerLostEvent, writeHeartbeat, type CancelListener, type GatewayMessage, type Logger, type RunnerServerStream } from '@switchyard/runtime';
+import { createRedis, JobEventsPublisher, removeHeartbeat, serverErrorEvent, workerLostEvent, writeHeartbeat, type CancelListener, type GatewayMessage, type Logger, type RunnerServerStream, type UnsequencedError } from '@switchyard/runtime';
 import type { WorkerRegistry } from './worker-registry.service';
-
-type Unsequenced = JobEvent extends infer E ? (E extends JobEvent ? Omit<E, 'seq'> : never) : never;
 
 interface PendingJob {
   model: string;
@@ -120,9 +117,9 @@ export class RunnerSession {
   onEvent(jobId: string, json: string): void {
     const job = this.pending.get(jobId);
     if (!job) return;
-    let event: Unsequenced;
+    let event: UnsequencedEvent;
     try {
-      event = JSON.parse(json) as Unsequenced;
+      event = JSON.parse(json) as UnsequencedEvent;
       if (typeof event !== 'object' || event === null || !EVENT_TYPES.has(event.type)) throw new Error('unknown event type');
     } catch (err) {
       this.deps.log.warn('runner sent a malformed event', { runner: this.id, jobId, error: (err as Error).message });
@@ -137,7 +134,7 @@ export class RunnerSession {
     }
   }
 
-  private finish(jobId: string, event: Unsequenced): void {
+  private finish(jobId: string, event: UnsequencedEvent): void {
     const job = this.pending.get(jobId);
     if (!job) return;
     this.pending.delete(jobId);
@@ -224,6 +221,6 @@ export class RunnerSession {
 }
 
 
-function disconnected(model: string): Omit<ErrorEvent, 'seq'> {
+function disconnected(model: string): UnsequencedError {
   return serverErrorEvent(502, 'runner_disconnected', `The runner serving '${model}' disconnected.`);
 }
