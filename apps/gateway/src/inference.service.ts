@@ -1,16 +1,17 @@
 /**
- * Runs generations for the HTTP layer: checks a worker serves the model, applies backpressure,
- * subscribes to the job's events, enqueues it, and yields its events in order. Leaving early (client
- * gone, a sibling failed) cancels the job: a waiting job is removed, a running one told to stop.
+ * Runs generations for the HTTP layer: checks the model accepts the jobs (the backend table) and a
+ * worker serves it, applies backpressure, subscribes to the job's events, enqueues it with its
+ * backend's job options, and yields its events in order. Leaving early (client gone, a sibling
+ * failed) cancels the job: a waiting job is removed, a running one told to stop.
  */
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import {
   HEARTBEAT_TTL_SECONDS,
-  LLM_JOB_OPTIONS,
   REDIS_PREFIX,
   jobCancelChannel,
+  backendOf,
   jobCancelKey,
   queueNameFor,
   type DeltaEvent,
@@ -30,6 +31,7 @@ import { ModelControlService } from './model-control.service';
 import { OpenAIError } from './openai-error';
 import { QueueAdmission } from './queue-admission';
 import { RedisConnections } from './redis-connections';
+import { checkAccepts } from './task-models';
 import { WorkerRegistry } from './worker-registry.service';
 
 export interface IndexedEvent {
@@ -59,10 +61,7 @@ export class InferenceService implements OnApplicationShutdown {
 
   /** Runs every job (e.g. one per prompt or per choice) and merges their events, tagged by index. */
   async *generate(model: ModelDescriptor, jobs: QueuedJobData[], signal: AbortSignal): AsyncGenerator<IndexedEvent> {
-    if ((model.backend === 'onnx' || (model.backend === 'llama.cpp' && model.embedding === true)) && jobs.some((j) => j.kind === 'chat' || j.kind === 'completion')) {
-      const what = model.backend === 'onnx' ? `a ${model.task}` : 'an embedding';
-      throw OpenAIError.badRequest(`The model '${model.name}' is ${what} model and cannot generate text.`, 'model', 'model_not_supported');
-    }
+    checkAccepts(model, jobs.map((j) => j.kind));
     // While Redis is down every step below would wait in ioredis's offline queue for the outage.
     this.redis.assertReady();
     // Subscribing overlaps with the admission checks: both are round trips to Redis.
@@ -174,7 +173,7 @@ export class InferenceService implements OnApplicationShutdown {
     let finished = false;
     try {
       try {
-        await queue.add(data.kind, { ...data, owner: this.heartbeat.id, enqueuedAt: Date.now() }, { ...LLM_JOB_OPTIONS, jobId });
+        await queue.add(data.kind, { ...data, owner: this.heartbeat.id, enqueuedAt: Date.now() }, { ...backendOf(model).jobOptions, jobId });
       } finally {
         // Counted by the queue itself from here on.
         await this.admission.release(queue, jobId).catch(() => undefined);

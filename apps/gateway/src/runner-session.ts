@@ -11,23 +11,18 @@ import { Queue, WaitingError, Worker, type Job } from 'bullmq';
 import type Redis from 'ioredis';
 import { hostname } from 'node:os';
 import {
+  BACKENDS,
   HEARTBEAT_INTERVAL_MS,
-  LLM_LOCK_DURATION_MS,
-  LLM_STALLED_INTERVAL_MS,
   REDIS_PREFIX,
   isRunnerHeartbeat,
   jobCancelKey,
-  runnerQueueName,
-  type ErrorEvent,
-  type JobEvent,
+  type UnsequencedEvent,
   type QueuedJobData,
   type RunnerHeartbeat,
   type RunnerModelDescriptor,
 } from '@switchyard/contracts';
-import { createRedis, JobEventsPublisher, removeHeartbeat, serverErrorEvent, workerLostEvent, writeHeartbeat, type CancelListener, type GatewayMessage, type Logger, type RunnerServerStream } from '@switchyard/runtime';
+import { createRedis, JobEventsPublisher, removeHeartbeat, serverErrorEvent, workerLostEvent, writeHeartbeat, type CancelListener, type GatewayMessage, type Logger, type RunnerServerStream, type UnsequencedError } from '@switchyard/runtime';
 import type { WorkerRegistry } from './worker-registry.service';
-
-type Unsequenced = JobEvent extends infer E ? (E extends JobEvent ? Omit<E, 'seq'> : never) : never;
 
 interface PendingJob {
   model: string;
@@ -69,12 +64,12 @@ export class RunnerSession {
     this.timer = setInterval(() => void this.beat(), HEARTBEAT_INTERVAL_MS);
     this.connection = createRedis(this.deps.redisUrl, `switchyard-runner-${this.id}`);
     for (const m of this.models) {
-      const worker = new Worker<QueuedJobData>(runnerQueueName(m.name), (job, token) => this.process(m, job, token), {
+      const worker = new Worker<QueuedJobData>(BACKENDS.runner.queueName(m.name), (job, token) => this.process(m, job, token), {
         connection: this.connection,
         prefix: REDIS_PREFIX,
         concurrency: m.parallel,
-        lockDuration: LLM_LOCK_DURATION_MS,
-        stalledInterval: LLM_STALLED_INTERVAL_MS,
+        lockDuration: BACKENDS.runner.lockDurationMs,
+        stalledInterval: BACKENDS.runner.stalledIntervalMs,
         maxStalledCount: 1,
       });
       worker.on('error', (err) => this.deps.log.error('runner queue error', { runner: this.id, error: err.message }));
@@ -122,9 +117,9 @@ export class RunnerSession {
   onEvent(jobId: string, json: string): void {
     const job = this.pending.get(jobId);
     if (!job) return;
-    let event: Unsequenced;
+    let event: UnsequencedEvent;
     try {
-      event = JSON.parse(json) as Unsequenced;
+      event = JSON.parse(json) as UnsequencedEvent;
       if (typeof event !== 'object' || event === null || !EVENT_TYPES.has(event.type)) throw new Error('unknown event type');
     } catch (err) {
       this.deps.log.warn('runner sent a malformed event', { runner: this.id, jobId, error: (err as Error).message });
@@ -139,7 +134,7 @@ export class RunnerSession {
     }
   }
 
-  private finish(jobId: string, event: Unsequenced): void {
+  private finish(jobId: string, event: UnsequencedEvent): void {
     const job = this.pending.get(jobId);
     if (!job) return;
     this.pending.delete(jobId);
@@ -179,7 +174,7 @@ export class RunnerSession {
   private async failOrphans(servedElsewhere: (model: string) => boolean): Promise<void> {
     for (const m of this.models) {
       if (servedElsewhere(m.name)) continue;
-      const queue = new Queue<QueuedJobData>(runnerQueueName(m.name), { connection: this.deps.publisher, prefix: REDIS_PREFIX });
+      const queue = new Queue<QueuedJobData>(BACKENDS.runner.queueName(m.name), { connection: this.deps.publisher, prefix: REDIS_PREFIX });
       try {
         for (const job of await queue.getWaiting()) {
           if (job.id === undefined) continue;
@@ -226,6 +221,6 @@ export class RunnerSession {
 }
 
 
-function disconnected(model: string): Omit<ErrorEvent, 'seq'> {
+function disconnected(model: string): UnsequencedError {
   return serverErrorEvent(502, 'runner_disconnected', `The runner serving '${model}' disconnected.`);
 }

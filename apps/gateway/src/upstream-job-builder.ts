@@ -7,7 +7,7 @@
  * mode), and `n` / several prompts, split into one job per choice like every backend.
  * `chatJobsFor` / `completionJobsFor` pick the builder by the model's backend.
  */
-import type { ModelDescriptor, QueuedJobData, UpstreamEndpoint, UpstreamJobData } from '@switchyard/contracts';
+import { acceptsKind, type ModelDescriptor, type QueuedJobData, type UpstreamEndpoint, type UpstreamJobData } from '@switchyard/contracts';
 import type { InferenceService } from './inference.service';
 import type { CreateChatCompletionDto } from './dto/create-chat-completion.dto';
 import type { CreateCompletionDto } from './dto/create-completion.dto';
@@ -16,9 +16,9 @@ import { buildChatJobs, buildCompletionJobs } from './job-builder';
 /** Fields the gateway handles itself and never forwards. */
 const GATEWAY_FIELDS = ['model', 'stream', 'stream_options', 'n', 'keep_alive'];
 
-/** True when the model's jobs carry the pass-through body. */
+/** True when the model's jobs carry the pass-through body (its backend table entry accepts `upstream` jobs). */
 export function passesThrough(model: ModelDescriptor): boolean {
-  return model.backend === 'upstream' || (model.backend === 'runner' && model.format === 'upstream');
+  return acceptsKind(model, 'upstream');
 }
 
 function baseBody(raw: unknown): Record<string, unknown> {

@@ -1,11 +1,13 @@
 /** Entry point of the llm worker (llama.cpp through node-llama-cpp). */
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { EnvError, handleShutdown, loadEnv, Logger, ModelsFileError } from '@switchyard/runtime';
+import { assertHandlesKinds, EnvError, handleShutdown, loadEnv, Logger, ModelsFileError } from '@switchyard/runtime';
 import { LlmWorkerModule } from './llm-worker.module';
+import { ModelHost } from './model-host';
 import { LlmWorkerEnv } from './worker-config';
 
 async function main(): Promise<void> {
+  assertHandlesKinds('llama.cpp', ModelHost.handledKinds);
   const app = await NestFactory.createApplicationContext(LlmWorkerModule.withEnv(loadEnv(LlmWorkerEnv)), { logger: ['error', 'warn'], abortOnError: false });
   handleShutdown(app, new Logger('llm-worker'));
 }

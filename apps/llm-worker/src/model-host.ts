@@ -6,11 +6,11 @@
 import type { Job, Worker } from 'bullmq';
 import type Redis from 'ioredis';
 import {
-  LLM_LOCK_DURATION_MS,
-  LLM_STALLED_INTERVAL_MS,
+  BACKENDS,
   REDIS_PREFIX,
   jobCancelKey,
   llmQueueName,
+  type BackendJobKind,
   type ErrorEvent,
   type LlamaCppModelDescriptor,
   type LlmJobData,
@@ -19,7 +19,7 @@ import {
   type TokenJobData,
   type WorkerModelState,
 } from '@switchyard/contracts';
-import { CancelListener, consumeQueue, JobEventsPublisher, Logger, modelUnloadedEvent, requestHoldMs, serverErrorEvent, workerLostEvent } from '@switchyard/runtime';
+import { CancelListener, consumeQueue, JobEventsPublisher, Logger, modelUnloadedEvent, rejectUnknownKind, requestHoldMs, serverErrorEvent, workerLostEvent } from '@switchyard/runtime';
 import { GenerationRejected, LlamaEngine, type Llama, type NodeLlamaCppModule } from '@switchyard/llama';
 
 /** Jobs on an llm queue: generations and token tools, and embeddings for GGUF embedding models. */
@@ -40,6 +40,15 @@ export interface ModelHostDeps {
 type StopReason = 'unloaded';
 
 export class ModelHost {
+  /** One handler per kind the backend table gives llama.cpp (the worker checks them at boot). */
+  private static readonly HANDLERS: { [K in BackendJobKind<'llama.cpp'>]: (host: ModelHost, job: Job<Extract<HostJobData, { kind: K }>>) => Promise<void> } = {
+    chat: (host, job) => host.processGeneration(job),
+    completion: (host, job) => host.processGeneration(job),
+    tokens: (host, job) => host.processAnswer(job),
+    embeddings: (host, job) => host.processAnswer(job),
+  };
+  static readonly handledKinds = Object.keys(ModelHost.HANDLERS);
+
   private readonly engine: LlamaEngine;
   private worker: Worker<HostJobData> | undefined;
   private queueConnection: Redis | undefined;
@@ -113,8 +122,8 @@ export class ModelHost {
       connectionName: `switchyard-llm-${this.deps.workerId}`,
       prefix: REDIS_PREFIX,
       concurrency: d.parallel,
-      lockDuration: LLM_LOCK_DURATION_MS,
-      stalledInterval: LLM_STALLED_INTERVAL_MS,
+      lockDuration: BACKENDS['llama.cpp'].lockDurationMs,
+      stalledInterval: BACKENDS['llama.cpp'].stalledIntervalMs,
       log: this.log,
     });
     this.worker = consumer.worker;
@@ -132,8 +141,10 @@ export class ModelHost {
   }
 
   private async process(job: Job<HostJobData>): Promise<void> {
-    if (job.data.kind === 'tokens' || job.data.kind === 'embeddings') return this.processAnswer(job as Job<TokenJobData | EmbeddingsJobData>);
-    return this.processGeneration(job as Job<LlmJobData>);
+    const handle = ModelHost.HANDLERS[job.data.kind] as ((host: ModelHost, job: Job<HostJobData>) => Promise<void>) | undefined;
+    // A kind from a newer gateway: answer it rather than leave its client waiting.
+    if (!handle) return rejectUnknownKind(this.deps.publisher, job, this.name);
+    return handle(this, job);
   }
 
   /** Jobs answered with one result event: token tools and embeddings. */

@@ -7,18 +7,16 @@
 import type { Job, Worker } from 'bullmq';
 import type Redis from 'ioredis';
 import {
+  BACKENDS,
   REDIS_PREFIX,
-  TASK_LOCK_DURATION_MS,
-  TASK_STALLED_INTERVAL_MS,
   onnxQueueName,
-  type ErrorEvent,
   type OnnxModelDescriptor,
   type TaskJobData,
   type WorkerModelState,
 } from '@switchyard/contracts';
-import { consumeQueue, JobEventsPublisher, Logger, modelUnloadedEvent, serverErrorEvent } from '@switchyard/runtime';
+import { consumeQueue, JobEventsPublisher, Logger, modelUnloadedEvent, Rejection, rejectionEvent, serverErrorEvent, type UnsequencedError } from '@switchyard/runtime';
 import { MODEL_TYPES } from './model-types';
-import { TaskRejected, type ServedModel } from './model-types/model-type';
+import type { ServedModel } from './model-types/model-type';
 import type { TransformersModule } from './transformers';
 
 /**
@@ -105,8 +103,8 @@ export class OnnxModelHost {
       connectionName: `switchyard-onnx-${this.deps.workerId}`,
       prefix: REDIS_PREFIX,
       concurrency: d.parallel,
-      lockDuration: TASK_LOCK_DURATION_MS,
-      stalledInterval: TASK_STALLED_INTERVAL_MS,
+      lockDuration: BACKENDS.onnx.lockDurationMs,
+      stalledInterval: BACKENDS.onnx.stalledIntervalMs,
       log: this.log,
     });
     this.worker = consumer.worker;
@@ -137,8 +135,8 @@ export class OnnxModelHost {
       await events.emit({ type: 'result', workerId: this.deps.workerId, data: result });
     } catch (err) {
       clearTimeout(announce);
-      const unloaded = this.state === 'unloading' && !(err instanceof TaskRejected);
-      if (!(err instanceof TaskRejected) && !unloaded) this.log.error('job failed', { jobId: job.id, kind: job.data.kind, error: (err as Error).stack ?? String(err) });
+      const unloaded = this.state === 'unloading' && !(err instanceof Rejection);
+      if (!(err instanceof Rejection) && !unloaded) this.log.error('job failed', { jobId: job.id, kind: job.data.kind, error: (err as Error).stack ?? String(err) });
       await events?.emit(toErrorEvent(err, this.name, unloaded)).catch(() => undefined);
     } finally {
       clearTimeout(announce);
@@ -169,10 +167,8 @@ export class OnnxModelHost {
 }
 
 /** A rejected input is the client's 400; a job cut by an unload past its drain a 503 to retry, as on the llm worker. */
-function toErrorEvent(err: unknown, model: string, unloaded: boolean): Omit<ErrorEvent, 'seq'> {
-  if (err instanceof TaskRejected) {
-    return { type: 'error', status: 400, errorType: 'invalid_request_error', message: err.message, code: err.code, param: err.param };
-  }
+function toErrorEvent(err: unknown, model: string, unloaded: boolean): UnsequencedError {
+  if (err instanceof Rejection) return rejectionEvent(err);
   if (unloaded) return modelUnloadedEvent(model);
   return serverErrorEvent(500, 'inference_failed', `The model '${model}' failed while processing this request.`);
 }

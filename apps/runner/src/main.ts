@@ -12,7 +12,7 @@ import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import type { LlamaCppModelDescriptor, ModelDescriptor, UpstreamModelDescriptor } from '@switchyard/contracts';
-import { EnvError, loadEnv, loadModelsFile, Logger, ModelsFileError, parseModelsYaml } from '@switchyard/runtime';
+import { assertHandlesKinds, EnvError, loadEnv, loadModelsFile, Logger, ModelsFileError, parseModelsYaml } from '@switchyard/runtime';
 import { importNodeLlamaCpp } from '@switchyard/llama';
 import { RunnerConnection, RunnerRefused } from './runner-connection';
 import { RunnerEnv } from './runner-config';
@@ -43,6 +43,7 @@ function modelFromFlags(v: Record<string, string | boolean | undefined>): ModelD
 }
 
 async function main(): Promise<void> {
+  assertHandlesKinds('runner', [...RunnerLlamaHost.handledKinds, ...RunnerUpstreamHost.handledKinds]);
   const { values } = parseArgs({
     options: {
       gateway: { type: 'string' },

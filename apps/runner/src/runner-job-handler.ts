@@ -2,9 +2,9 @@
  * What the runner does with a job of one model: run it and report the neutral events (without seq;
  * the gateway numbers them). Two kinds: a GGUF served in-process, a local OpenAI-compatible server.
  */
-import type { JobEvent } from '@switchyard/contracts';
+import type { UnsequencedEvent } from '@switchyard/contracts';
 
-export type RunnerEvent = JobEvent extends infer E ? (E extends JobEvent ? Omit<E, 'seq'> : never) : never;
+export type RunnerEvent = UnsequencedEvent;
 
 export interface RunnerJobHandler {
   readonly name: string;

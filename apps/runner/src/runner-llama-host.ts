@@ -4,12 +4,14 @@
  * the runner receives the same chat/completion jobs the llm worker takes from its queue, and reports
  * the same events.
  */
-import type { ErrorEvent, LlamaCppModelDescriptor, LlmQueueJob } from '@switchyard/contracts';
+import type { BackendJobKind, ErrorEvent, LlamaCppModelDescriptor, LlmQueueJob } from '@switchyard/contracts';
 import { GenerationRejected, LlamaEngine, type Llama, type NodeLlamaCppModule } from '@switchyard/llama';
 import type { Logger } from '@switchyard/runtime';
 import type { RunnerEvent, RunnerJobHandler } from './runner-job-handler';
 
 export class RunnerLlamaHost implements RunnerJobHandler {
+  /** The runner kinds this host runs (the runner checks at boot that its hosts cover the table's). */
+  static readonly handledKinds: readonly BackendJobKind<'runner'>[] = ['chat', 'completion', 'tokens'];
   readonly format = 'llm' as const;
   private engine: LlamaEngine | undefined;
 
@@ -42,15 +44,22 @@ export class RunnerLlamaHost implements RunnerJobHandler {
   async run(data: unknown, signal: AbortSignal, emit: (event: RunnerEvent) => void): Promise<void> {
     const job = data as LlmQueueJob;
     try {
-      if (job.kind === 'tokens') {
-        emit({ type: 'result', data: await this.engine!.answerTokens(job.request) });
-        return;
+      switch (job.kind) {
+        case 'tokens':
+          emit({ type: 'result', data: await this.engine!.answerTokens(job.request) });
+          return;
+        case 'chat':
+        case 'completion': {
+          const result = await this.engine!.generate(job, signal, {
+            start: (info) => emit({ type: 'start', workerId: this.runnerName, ...info }),
+            delta: (delta) => emit({ type: 'delta', ...delta }),
+          });
+          if (!result.aborted) emit({ type: 'done', finishReason: result.finishReason, usage: result.usage });
+          return;
+        }
       }
-      const result = await this.engine!.generate(job, signal, {
-        start: (info) => emit({ type: 'start', workerId: this.runnerName, ...info }),
-        delta: (delta) => emit({ type: 'delta', ...delta }),
-      });
-      if (!result.aborted) emit({ type: 'done', finishReason: result.finishReason, usage: result.usage });
+      // A kind the job's JSON carries that this host has no handler for (a newer gateway's).
+      emit({ type: 'error', status: 400, errorType: 'invalid_request_error', message: `The model '${this.name}' does not serve '${(job as { kind: string }).kind}' requests.`, code: 'model_not_supported', param: 'model' });
     } catch (err) {
       const event: Omit<ErrorEvent, 'seq'> =
         err instanceof GenerationRejected

@@ -3,12 +3,14 @@
  * through the runner, with the upstream client and router of libs/upstream: the runner receives the same
  * pass-through jobs the upstream worker takes from its queue.
  */
-import type { UpstreamJobData, UpstreamModelDescriptor } from '@switchyard/contracts';
+import type { BackendJobKind, UpstreamJobData, UpstreamModelDescriptor } from '@switchyard/contracts';
 import { UpstreamFailure, UpstreamRouter } from '@switchyard/upstream';
 import type { Logger } from '@switchyard/runtime';
 import type { RunnerEvent, RunnerJobHandler } from './runner-job-handler';
 
 export class RunnerUpstreamHost implements RunnerJobHandler {
+  /** The runner kinds this host runs (the runner checks at boot that its hosts cover the table's). */
+  static readonly handledKinds: readonly BackendJobKind<'runner'>[] = ['upstream'];
   readonly format = 'upstream' as const;
   private readonly router: UpstreamRouter;
 

@@ -1,11 +1,13 @@
 /** Entry point of the upstream worker (routes models to OpenAI-compatible servers). */
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { EnvError, handleShutdown, loadEnv, Logger, ModelsFileError } from '@switchyard/runtime';
+import { assertHandlesKinds, EnvError, handleShutdown, loadEnv, Logger, ModelsFileError } from '@switchyard/runtime';
+import { UpstreamModelHost } from './upstream-model-host';
 import { UpstreamWorkerEnv } from './upstream-worker-config';
 import { UpstreamWorkerModule } from './upstream-worker.module';
 
 async function main(): Promise<void> {
+  assertHandlesKinds('upstream', UpstreamModelHost.handledKinds);
   const app = await NestFactory.createApplicationContext(UpstreamWorkerModule.withEnv(loadEnv(UpstreamWorkerEnv)), { logger: ['error', 'warn'], abortOnError: false });
   handleShutdown(app, new Logger('upstream-worker'));
 }

@@ -6,11 +6,11 @@
 import { Worker, type Job } from 'bullmq';
 import type Redis from 'ioredis';
 import {
-  LLM_LOCK_DURATION_MS,
-  LLM_STALLED_INTERVAL_MS,
+  BACKENDS,
   REDIS_PREFIX,
   jobCancelKey,
   upstreamQueueName,
+  type BackendJobKind,
   type QueuedJobData,
   type UpstreamJobData,
   type UpstreamModelDescriptor,
@@ -28,6 +28,12 @@ export interface UpstreamHostDeps {
 }
 
 export class UpstreamModelHost {
+  /** One handler per kind the backend table gives upstream (the worker checks them at boot). */
+  private static readonly HANDLERS: Record<BackendJobKind<'upstream'>, (host: UpstreamModelHost, job: Job<UpstreamJobData>) => Promise<void>> = {
+    upstream: (host, job) => host.processUpstream(job),
+  };
+  static readonly handledKinds = Object.keys(UpstreamModelHost.HANDLERS);
+
   private worker: Worker<QueuedJobData> | undefined;
   private connection: Redis | undefined;
   private readonly router: UpstreamRouter;
@@ -65,8 +71,8 @@ export class UpstreamModelHost {
       connection: this.connection,
       prefix: REDIS_PREFIX,
       concurrency: this.descriptor.concurrency,
-      lockDuration: LLM_LOCK_DURATION_MS,
-      stalledInterval: LLM_STALLED_INTERVAL_MS,
+      lockDuration: BACKENDS.upstream.lockDurationMs,
+      stalledInterval: BACKENDS.upstream.stalledIntervalMs,
       maxStalledCount: 1,
     });
     this.worker.on('error', (err) => this.log.error('queue worker error', { error: err.message }));
@@ -81,12 +87,13 @@ export class UpstreamModelHost {
 
   private async process(job: Job<QueuedJobData>): Promise<void> {
     if (job.data.kind !== 'upstream') {
+      // Older gateways queued token tools here; the table no longer routes them to upstream models.
       // Token tools and llama jobs need the model's own tokenizer, which an upstream does not expose.
       const events = await JobEventsPublisher.forJob(this.deps.publisher, job.id!, false);
       await events.emit({ type: 'error', status: 400, errorType: 'invalid_request_error', message: `'${this.descriptor.name}' is served by an upstream server; this endpoint needs a local model.`, code: 'unsupported_for_upstream', param: 'model' });
       return;
     }
-    return this.processUpstream(job as Job<UpstreamJobData>);
+    return UpstreamModelHost.HANDLERS[job.data.kind](this, job as Job<UpstreamJobData>);
   }
 
   private async processUpstream(job: Job<UpstreamJobData>): Promise<void> {

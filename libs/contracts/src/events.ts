@@ -102,6 +102,9 @@ export interface ResultEvent {
 
 export type JobEvent = StartEvent | DeltaEvent | DoneEvent | ResultEvent | ErrorEvent;
 
+/** An event as its producer writes it: the publisher (or the runner's gateway) numbers it. */
+export type UnsequencedEvent<E extends JobEvent = JobEvent> = E extends JobEvent ? Omit<E, 'seq'> : never;
+
 /** True for the events after which no more events come for the job. */
 export function isTerminalEvent(event: JobEvent): event is DoneEvent | ResultEvent | ErrorEvent {
   return event.type === 'done' || event.type === 'result' || event.type === 'error';

@@ -9,3 +9,4 @@ export * from './runner';
 export * from './job-routing';
 export * from './onnx-models';
 export * from './onnx-jobs';
+export * from './backends';

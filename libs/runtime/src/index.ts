@@ -14,6 +14,8 @@ export * from './heartbeat';
 export * from './onnx-models-file';
 export * from './embedding-vectors';
 export * from './worker-lifecycle';
+export * from './rejection';
 export * from './job-errors';
+export * from './job-handlers';
 export * from './queue-consumer';
 export * from './owner-watch';

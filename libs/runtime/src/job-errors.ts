@@ -1,10 +1,24 @@
 /**
- * Error events a worker sends for failures that are not the client's: the same codes and words
- * whichever worker (llm, onnx, upstream, a runner's bridge) reports them.
+ * Error events a worker sends: a Rejection's, and those for failures that are not the client's, with
+ * the same codes and words whichever worker (llm, onnx, upstream, a runner's bridge) reports them.
  */
-import type { ErrorEvent } from '@switchyard/contracts';
+import type { ErrorEvent, UnsequencedEvent } from '@switchyard/contracts';
+import type { Rejection } from './rejection';
 
-export type UnsequencedError = Omit<ErrorEvent, 'seq'>;
+export type UnsequencedError = UnsequencedEvent<ErrorEvent>;
+
+/** A refused request as the job's error event. */
+export function rejectionEvent(r: Rejection): UnsequencedError {
+  return {
+    type: 'error',
+    status: r.status,
+    errorType: r.type,
+    message: r.message,
+    code: r.code,
+    param: r.param,
+    ...(r.retryAfterSeconds !== undefined ? { retryAfterSeconds: r.retryAfterSeconds } : {}),
+  };
+}
 
 export function serverErrorEvent(status: number, code: string, message: string): UnsequencedError {
   return { type: 'error', status, errorType: 'server_error', message, code, param: null };

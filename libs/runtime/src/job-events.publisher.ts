@@ -10,9 +10,8 @@ import {
   jobEventsChannel,
   jobEventsStream,
   type JobEvent,
+  type UnsequencedEvent,
 } from '@switchyard/contracts';
-
-type Unsequenced<E> = E extends JobEvent ? Omit<E, 'seq'> : never;
 
 export class JobEventsPublisher {
   private readonly channel: string;
@@ -48,7 +47,7 @@ export class JobEventsPublisher {
   }
 
   /** Sends an event; deltas are not awaited (ordering holds on one connection), terminal ones are. */
-  emit(event: Unsequenced<JobEvent>): Promise<void> {
+  emit(event: UnsequencedEvent): Promise<void> {
     const full = { ...event, seq: this.seq++ } as JobEvent;
     const payload = JSON.stringify(full);
     const pipe = this.redis.pipeline();

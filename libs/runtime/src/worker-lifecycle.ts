@@ -19,15 +19,12 @@ import {
 } from '@switchyard/contracts';
 import { removeHeartbeat, writeHeartbeat } from './heartbeat';
 import type { Logger } from './logger';
+import { Rejection } from './rejection';
 
 /** A refused command, with the HTTP status and code the gateway should answer. */
-export class CommandError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
+export class CommandError extends Rejection {
+  constructor(status: number, code: string, message: string) {
+    super({ status, code, message });
   }
 }
 

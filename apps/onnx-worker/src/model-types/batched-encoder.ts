@@ -7,7 +7,8 @@ import { dirname, extname, basename } from 'node:path';
 import type { OnnxModelDescriptor } from '@switchyard/contracts';
 import { DynamicBatcher } from '../dynamic-batcher';
 import type { PreTrainedModel, PreTrainedTokenizer, Tensor, TransformersModule } from '../transformers';
-import { TaskRejected, type ModelTypeContext } from './model-type';
+import { Rejection } from '@switchyard/runtime';
+import type { ModelTypeContext } from './model-type';
 
 /** One tokenized input (with its token type ids: 0 for the first text, 1 for a pair's second). */
 export interface Sequence {
@@ -101,7 +102,7 @@ export class BatchedEncoder {
   fromTokens(ids: number[], param: string, truncate: boolean): Sequence {
     const bad = ids.findIndex((t) => t >= this.vocabSize);
     if (bad >= 0) {
-      throw new TaskRejected(`Invalid token id ${ids[bad]} in '${param}': this model's vocabulary has ${this.vocabSize} tokens.`, param, 'invalid_token_id');
+      throw Rejection.badRequest(`Invalid token id ${ids[bad]} in '${param}': this model's vocabulary has ${this.vocabSize} tokens.`, param, 'invalid_token_id');
     }
     const kept = truncate ? ids.slice(0, this.contextSize) : ids;
     this.checkLength(kept.length, param);
@@ -110,7 +111,7 @@ export class BatchedEncoder {
 
   private checkLength(tokens: number, param: string): void {
     if (tokens > this.contextSize) {
-      throw new TaskRejected(
+      throw Rejection.badRequest(
         `'${param}' has ${tokens} tokens; this model's maximum input length is ${this.contextSize} tokens. Shorten the input or set "truncate": true.`,
         param,
         'context_length_exceeded',

@@ -6,7 +6,8 @@
 import type { EmbeddingPooling, OnnxModelDescriptor } from '@switchyard/contracts';
 import { finishEmbedding, float32ToBase64 } from '@switchyard/runtime';
 import { BatchedEncoder, type Sequence } from './batched-encoder';
-import { TaskRejected, wrongKind, type ModelType } from './model-type';
+import { Rejection } from '@switchyard/runtime';
+import { wrongKind, type ModelType } from './model-type';
 import type { Tensor } from '../transformers';
 
 export const embeddingsModelType: ModelType = {
@@ -44,10 +45,10 @@ export const embeddingsModelType: ModelType = {
 function checkDimensions(d: OnnxModelDescriptor, dimensions: number | undefined, hidden: number | undefined): void {
   if (dimensions === undefined) return;
   if (!d.matryoshka) {
-    throw new TaskRejected(`The model '${d.name}' does not support specifying dimensions.`, 'dimensions', 'unsupported_parameter');
+    throw Rejection.badRequest(`The model '${d.name}' does not support specifying dimensions.`, 'dimensions', 'unsupported_parameter');
   }
   if (hidden !== undefined && dimensions > hidden) {
-    throw new TaskRejected(`'dimensions' must be at most ${hidden} for the model '${d.name}'.`, 'dimensions', 'invalid_value');
+    throw Rejection.badRequest(`'dimensions' must be at most ${hidden} for the model '${d.name}'.`, 'dimensions', 'invalid_value');
   }
 }
 

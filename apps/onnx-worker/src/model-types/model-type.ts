@@ -4,6 +4,7 @@
  * queues, events, heartbeats and lifecycle, so a new type is one file plus one registry line.
  */
 import type { OnnxModelDescriptor, TaskJobData, TaskResult } from '@switchyard/contracts';
+import { Rejection } from '@switchyard/runtime';
 import type { BatcherStats } from '../dynamic-batcher';
 import type { TransformersModule } from '../transformers';
 
@@ -22,7 +23,7 @@ export interface JobHooks {
 export interface ServedModel {
   /** Longest input in tokens, after the model's own limits. */
   readonly contextSize: number;
-  /** Runs one job; throws TaskRejected for a request the model cannot serve (400). */
+  /** Runs one job; throws a Rejection for a request the model cannot serve (400). */
   run(job: TaskJobData, hooks: JobHooks): Promise<TaskResult>;
   /** Re-checks whether a waiting batch may start (a job left without joining). */
   poke(): void;
@@ -35,18 +36,7 @@ export interface ModelType {
   load(descriptor: OnnxModelDescriptor, ctx: ModelTypeContext): Promise<ServedModel>;
 }
 
-/** A request this model cannot serve: becomes a 400 with OpenAI's `param` and `code`. */
-export class TaskRejected extends Error {
-  constructor(
-    message: string,
-    readonly param: string | null,
-    readonly code: string,
-  ) {
-    super(message);
-  }
-}
-
 /** The job kind a model type does not serve (the gateway routes by task, so this is a bug). */
-export function wrongKind(job: TaskJobData, task: string): TaskRejected {
-  return new TaskRejected(`This ${task} model cannot serve '${job.kind}' requests.`, 'model', 'model_not_supported');
+export function wrongKind(job: TaskJobData, task: string): Rejection {
+  return Rejection.badRequest(`This ${task} model cannot serve '${job.kind}' requests.`, 'model', 'model_not_supported');
 }
