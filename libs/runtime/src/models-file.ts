@@ -13,7 +13,7 @@ import { parseUpstreamEntry, type UpstreamEntry } from './models-upstream';
 export class ModelsFileError extends Error {}
 
 /** A llama.cpp entry as models.schema.json admits it. */
-interface LlamaCppEntry {
+export interface LlamaCppEntry {
   name: string;
   aliases?: string[];
   backend?: 'llama.cpp';
