@@ -6,98 +6,71 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse } from 'yaml';
 import type { LlamaCppModelDescriptor, ModelDescriptor } from '@switchyard/contracts';
-import { parseOnnxEntry } from './onnx-models-file';
-import { parseDurationMs } from './duration';
-import { parseUpstreamEntry } from './models-upstream';
+import { parseOnnxEntry, type OnnxEntry } from './onnx-models-file';
+import { BACKEND_SCHEMAS, durationMs, modelsFileProblem } from './models-schema';
+import { parseUpstreamEntry, type UpstreamEntry } from './models-upstream';
 
 export class ModelsFileError extends Error {}
 
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$/;
-
-type Raw = Record<string, unknown>;
-
-export function int(entry: Raw, key: string, where: string, def: number, min: number, max: number): number {
-  const v = entry[key] ?? def;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new ModelsFileError(`${where}: '${key}' must be an integer from ${min} to ${max}`);
-  }
-  return v;
+/** A llama.cpp entry as models.schema.json admits it. */
+export interface LlamaCppEntry {
+  name: string;
+  aliases?: string[];
+  backend?: 'llama.cpp';
+  path: string;
+  context_size?: number;
+  parallel?: number;
+  threads: number;
+  gpu_layers?: LlamaCppModelDescriptor['gpuLayers'];
+  max_queue?: number;
+  auto_load?: boolean;
+  preload?: boolean;
+  keep_alive?: number | string;
+  max_keep_alive?: number | string;
+  reasoning?: boolean | 'auto';
+  reasoning_markers?: [string, string];
+  owned_by?: string;
+  embedding?: boolean;
 }
 
-function parseEntry(entry: unknown, index: number, baseDir: string, created: number): ModelDescriptor {
-  const where = `models[${index}]`;
-  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
-    throw new ModelsFileError(`${where}: must be a mapping`);
+function parseEntry(entry: Record<string, unknown>, index: number, baseDir: string, created: number): ModelDescriptor {
+  const name = entry.name as string;
+  const at = `models[${index}] (${name})`;
+  const aliases = (entry.aliases as string[] | undefined) ?? [];
+  const backend = (entry.backend ?? 'llama.cpp') as keyof typeof BACKEND_SCHEMAS;
+  switch (backend) {
+    case 'upstream':
+      return parseUpstreamEntry(entry as unknown as UpstreamEntry, at, name, aliases, created);
+    case 'onnx':
+      return parseOnnxEntry(entry as unknown as OnnxEntry, { name, aliases, baseDir, created });
+    case 'llama.cpp':
+      break;
   }
-  const e = entry as Raw;
-  const name = e.name;
-  if (typeof name !== 'string' || !NAME_RE.test(name)) {
-    throw new ModelsFileError(`${where}: 'name' must be 1-128 characters of letters, digits and ._:/@+-`);
-  }
-  const at = `${where} (${name})`;
-  const aliases = e.aliases ?? [];
-  if (!Array.isArray(aliases) || aliases.some((a) => typeof a !== 'string' || !NAME_RE.test(a))) {
-    throw new ModelsFileError(`${at}: 'aliases' must be a list of names`);
-  }
-  const backend = e.backend ?? 'llama.cpp';
-  if (backend === 'upstream') return parseUpstreamEntry(e, at, name, aliases as string[], created);
-  if (backend === 'onnx') return parseOnnxEntry(e, { name, aliases: aliases as string[], at, baseDir, created, fail: (m) => new ModelsFileError(m) });
-  if (backend !== 'llama.cpp') {
-    throw new ModelsFileError(`${at}: unknown backend '${String(backend)}' (supported: llama.cpp, upstream, onnx)`);
-  }
-  if (typeof e.path !== 'string' || e.path.length === 0) {
-    throw new ModelsFileError(`${at}: 'path' (the GGUF file) is required`);
-  }
-  if (e.threads === undefined) {
-    throw new ModelsFileError(`${at}: 'threads' is required (the library default oversubscribes small machines)`);
-  }
-  const gpu = e.gpu_layers ?? 0;
-  if (!(gpu === 'auto' || gpu === 'max' || (typeof gpu === 'number' && Number.isInteger(gpu) && gpu >= 0))) {
-    throw new ModelsFileError(`${at}: 'gpu_layers' must be 'auto', 'max' or a count`);
-  }
-  const bool = (key: string, def: boolean): boolean => {
-    const v = e[key] ?? def;
-    if (typeof v !== 'boolean') throw new ModelsFileError(`${at}: '${key}' must be true or false`);
-    return v;
-  };
-  const keepAliveMs = parseDurationMs(e.keep_alive ?? -1);
-  if (keepAliveMs === undefined) {
-    throw new ModelsFileError(`${at}: 'keep_alive' must be seconds or a duration like "5m" (-1 keeps it loaded)`);
-  }
-  const maxKeepAliveMs = e.max_keep_alive === undefined ? keepAliveMs : parseDurationMs(e.max_keep_alive);
-  if (maxKeepAliveMs === undefined) {
-    throw new ModelsFileError(`${at}: 'max_keep_alive' must be seconds or a duration like "1h" (-1: no cap)`);
-  }
+  const e = entry as unknown as LlamaCppEntry;
+  const keepAliveMs = durationMs(e.keep_alive, -1);
+  const maxKeepAliveMs = durationMs(e.max_keep_alive, keepAliveMs);
   if (holdLonger(keepAliveMs, maxKeepAliveMs) === keepAliveMs && keepAliveMs !== maxKeepAliveMs) {
     throw new ModelsFileError(`${at}: 'max_keep_alive' must not be shorter than 'keep_alive' (-1 is the longest)`);
   }
-  const reasoning = e.reasoning ?? 'auto';
-  if (reasoning !== 'auto' && typeof reasoning !== 'boolean') {
-    throw new ModelsFileError(`${at}: 'reasoning' must be auto, true or false`);
-  }
-  const markers = e.reasoning_markers ?? ['<think>', '</think>'];
-  if (!Array.isArray(markers) || markers.length !== 2 || markers.some((m) => typeof m !== 'string' || m.length === 0)) {
-    throw new ModelsFileError(`${at}: 'reasoning_markers' must be two strings, the opening and closing markers`);
-  }
   return {
     name,
-    aliases: aliases as string[],
+    aliases,
     backend: 'llama.cpp',
     path: isAbsolute(e.path) ? e.path : resolve(baseDir, e.path),
-    contextSize: int(e, 'context_size', at, 4096, 16, 1 << 20),
-    parallel: int(e, 'parallel', at, 1, 1, 256),
-    threads: int(e, 'threads', at, 1, 1, 1024),
-    gpuLayers: gpu as LlamaCppModelDescriptor['gpuLayers'],
-    maxQueue: int(e, 'max_queue', at, 64, 0, 1_000_000),
-    autoLoad: bool('auto_load', true),
-    preload: bool('preload', true),
+    contextSize: e.context_size ?? 4096,
+    parallel: e.parallel ?? 1,
+    threads: e.threads,
+    gpuLayers: e.gpu_layers ?? 0,
+    maxQueue: e.max_queue ?? 64,
+    autoLoad: e.auto_load ?? true,
+    preload: e.preload ?? true,
     keepAliveMs,
     ...(maxKeepAliveMs !== keepAliveMs ? { maxKeepAliveMs } : {}),
-    reasoning,
-    reasoningMarkers: markers as [string, string],
+    reasoning: e.reasoning ?? 'auto',
+    reasoningMarkers: e.reasoning_markers ?? ['<think>', '</think>'],
     created,
-    ownedBy: typeof e.owned_by === 'string' ? e.owned_by : 'switchyard',
-    ...(bool('embedding', false) ? { embedding: true } : {}),
+    ownedBy: e.owned_by ?? 'switchyard',
+    ...(e.embedding === true ? { embedding: true } : {}),
   };
 }
 
@@ -128,9 +101,9 @@ export function parseModelsYaml(text: string, baseDir: string, created = Math.fl
   } catch (err) {
     throw new ModelsFileError(`not valid YAML: ${(err as Error).message}`);
   }
-  const list = (doc as Raw | null)?.models;
-  if (!Array.isArray(list)) throw new ModelsFileError("top level must have a 'models' list");
-  const models = list.map((entry, i) => parseEntry(entry, i, baseDir, created));
+  const problem = modelsFileProblem(doc);
+  if (problem !== undefined) throw new ModelsFileError(problem);
+  const models = (doc as { models: Array<Record<string, unknown>> }).models.map((entry, i) => parseEntry(entry, i, baseDir, created));
   const seen = new Map<string, string>();
   for (const m of models) {
     for (const id of [m.name, ...m.aliases]) {
