@@ -9,7 +9,7 @@ import { fork } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import type { ModelDescriptor } from '@switchyard/contracts';
 import { dirname, join, resolve } from 'node:path';
-import { loadModelsFile, Logger, RedisServerMissingError, startLocalRedis, type LocalRedis } from '@switchyard/runtime';
+import { loadModelsFile, Logger, ModelsFileError, RedisServerMissingError, startLocalRedis, type LocalRedis } from '@switchyard/runtime';
 import { generateBertModel, generateLlamaModel } from '@switchyard/model-gen';
 import { ChildSupervisor, type SupervisedChild } from './child-supervisor';
 
@@ -82,6 +82,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`switchyard: ${(err as Error).stack ?? String(err)}\n`);
+  // A bad models file is the user's to fix: one line naming the key, no stack.
+  process.stderr.write(`switchyard: ${err instanceof ModelsFileError ? err.message : ((err as Error).stack ?? String(err))}\n`);
   process.exit(1);
 });

@@ -1,6 +1,7 @@
 /**
- * Reads and validates the models file (YAML). Gateway and workers read the same file, so a model is
- * known by the same name, aliases and settings on both sides.
+ * Reads the models file (YAML), checks it against models.schema.json (models-schema.ts) and turns
+ * its entries into descriptors. Gateway and workers read the same file, so a model is known by the
+ * same name, aliases and settings on both sides.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';

@@ -80,7 +80,7 @@ interface Problem {
 
 const RANK = { mapping: 0, name: 1, backend: 2, unknownKey: 3, other: 4 };
 
-function describe(doc: unknown, err: ErrorObject): Problem | undefined {
+function describe(doc: unknown, err: ErrorObject): Problem {
   const segs = err.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
   const missing = err.keyword === 'required' ? (err.params as { missingProperty: string }).missingProperty : undefined;
   const extra = err.keyword === 'additionalProperties' ? (err.params as { additionalProperty: string }).additionalProperty : undefined;
@@ -90,7 +90,7 @@ function describe(doc: unknown, err: ErrorObject): Problem | undefined {
   }
   const index = Number(segs[1]);
   const where = `models[${index}]`;
-  const entry = ((doc as { models: unknown[] }).models)[index];
+  const entry = (doc as { models: unknown[] }).models[index];
   if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return { entry: index, rank: RANK.mapping, message: `${where}: must be a mapping` };
   const e = entry as Record<string, unknown>;
   if (segs[2] === 'name' || (segs.length === 2 && missing === 'name')) {
@@ -149,7 +149,6 @@ export function modelsFileProblem(doc: unknown): string | undefined {
   const problems = (validate.errors ?? [])
     .filter((err) => err.keyword !== 'if')
     .map((err) => describe(doc, err))
-    .filter((p): p is Problem => p !== undefined)
     .sort((a, b) => a.entry - b.entry || a.rank - b.rank);
   return problems[0]?.message;
 }

@@ -1,0 +1,29 @@
+/**
+ * A models file with a misspelled key stops `npm start` (the launcher) and a worker at start with
+ * one line naming the key, its model and the key meant, and no stack (issue #10).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from './support/stack';
+
+jest.setTimeout(60_000);
+
+describe('a misspelled models-file key at start', () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'switchyard-schema-')), 'models.yaml');
+  writeFileSync(file, 'models:\n  - name: qwen\n    path: q.gguf\n    thread: 2\n');
+
+  it.each([
+    ['launcher', 'switchyard'],
+    ['llm-worker', 'llm-worker'],
+  ])('stops the %s with one line naming it', (app, prefix) => {
+    const run = spawnSync(process.execPath, [join(ROOT, `dist/apps/${app}/src/main.js`)], {
+      env: { ...process.env, MODELS_FILE: file, REDIS_URL: 'redis://127.0.0.1:1', LOG_LEVEL: 'warn' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim().split('\n')).toEqual([`${prefix}: ${file}: models[0] (qwen): unknown key 'thread' (did you mean 'threads'?)`]);
+  });
+});
