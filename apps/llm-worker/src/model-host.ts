@@ -19,7 +19,7 @@ import {
   type TokenJobData,
   type WorkerModelState,
 } from '@switchyard/contracts';
-import { CancelListener, consumeQueue, JobEventsPublisher, Logger, modelUnloadedEvent, requestHoldMs, serverErrorEvent, workerLostEvent } from '@switchyard/runtime';
+import { CancelListener, closeQueueWorker, consumeQueue, JobEventsPublisher, Logger, modelUnloadedEvent, requestHoldMs, serverErrorEvent, workerLostEvent } from '@switchyard/runtime';
 import { GenerationRejected } from './generation';
 import { LlamaEngine } from './llama-engine';
 import type { Llama, NodeLlamaCppModule } from './node-llama-cpp';
@@ -213,7 +213,7 @@ export class ModelHost {
    */
   async unload(drainMs: number): Promise<{ aborted: number }> {
     this.state = 'unloading';
-    const closing = this.worker?.close() ?? Promise.resolve();
+    const closing = this.worker ? closeQueueWorker(this.worker, this.queueConnection) : Promise.resolve();
     let timer: NodeJS.Timeout | undefined;
     const drained = await Promise.race([
       closing.then(() => true),
@@ -229,7 +229,6 @@ export class ModelHost {
       }
       await closing;
     }
-    await this.queueConnection?.quit().catch(() => undefined);
     await this.engine.dispose();
     this.log.info('model unloaded', { aborted });
     return { aborted };

@@ -17,6 +17,8 @@ import {
   type WorkerModelState,
 } from '@switchyard/contracts';
 import { CancelListener, createRedis, JobEventsPublisher, Logger, serverErrorEvent, workerLostEvent } from '@switchyard/runtime';
+// Its own import line: the queue hardening branch edits the one above.
+import { closeQueueWorker } from '@switchyard/runtime';
 import { UpstreamFailure } from './upstream-client';
 import { UpstreamRouter } from './upstream-router';
 
@@ -135,7 +137,7 @@ export class UpstreamModelHost {
   /** Stops taking jobs, lets running ones finish for up to `drainMs`, then aborts the rest. */
   async stop(drainMs: number): Promise<void> {
     this.state = 'unloading';
-    const closing = this.worker?.close() ?? Promise.resolve();
+    const closing = this.worker ? closeQueueWorker(this.worker, this.connection) : Promise.resolve();
     let timer: NodeJS.Timeout | undefined;
     const drained = await Promise.race([closing.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), drainMs)))]);
     clearTimeout(timer);
@@ -146,7 +148,6 @@ export class UpstreamModelHost {
       }
       await closing;
     }
-    await this.connection?.quit().catch(() => undefined);
   }
 }
 
