@@ -62,7 +62,9 @@ export function parseTools(raw: unknown[] | null | undefined): ToolDefinition[] 
   const seen = new Set<string>();
   return raw.map((t, i) => {
     const at = `tools[${i}]`;
-    const tool = t as Obj;
+    // The DTOs check this too; every caller's array still gets the check, so a null is never read into.
+    if (!isObj(t)) throw bad(`Invalid '${at}': expected a tool object.`, at);
+    const tool = t;
     if (tool.type !== 'function') throw bad(`Invalid '${at}.type': only 'function' tools are supported.`, `${at}.type`);
     const fn = tool.function;
     if (!isObj(fn)) throw bad(`Missing required parameter: '${at}.function'.`, `${at}.function`, 'missing_required_parameter');
@@ -122,12 +124,12 @@ export function parseToolCalls(raw: unknown[] | null | undefined, index: number)
   if (raw == null || raw.length === 0) return undefined;
   return raw.map((c, j) => {
     const at = `messages[${index}].tool_calls[${j}]`;
-    const call = c as Obj;
-    const fn = call.function;
-    if (!isObj(call) || typeof call.id !== 'string' || !isObj(fn) || typeof fn.name !== 'string' || typeof fn.arguments !== 'string') {
+    // An element may be any JSON value (null, a number, an array): check it is an object before reading it.
+    const fn = isObj(c) ? c.function : undefined;
+    if (!isObj(c) || typeof c.id !== 'string' || !isObj(fn) || typeof fn.name !== 'string' || typeof fn.arguments !== 'string') {
       throw bad(`Invalid '${at}': expected {"id", "type": "function", "function": {"name", "arguments"}} with string values.`, at);
     }
-    return { id: call.id, name: fn.name, arguments: fn.arguments };
+    return { id: c.id, name: fn.name, arguments: fn.arguments };
   });
 }
 

@@ -6,9 +6,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import {
+  HEARTBEAT_INTERVAL_MS,
   controlReplyChannel,
   modelLoadLockKey,
   workerControlChannel,
+  workerHeartbeatKey,
   type ControlCommand,
   type ControlReply,
   type LoadArgs,
@@ -28,6 +30,9 @@ export interface LoadResult {
 }
 
 type CommandBody = { op: 'load'; model: string; args: LoadArgs } | { op: 'unload'; model: string; drainMs: number };
+
+/** How often a control wait looks whether its worker is still the one it asked. */
+const CONTROL_WATCH_MS = 1000;
 
 @Injectable()
 export class ModelControlService {
@@ -123,7 +128,7 @@ export class ModelControlService {
         } catch (err) {
           // No worker can take it now (none alive, or the chosen one just died); one may be
           // starting, so fall through to the bounded wait.
-          if (!(err instanceof OpenAIError && (err.code === 'no_worker_available' || err.code === 'worker_unavailable'))) throw err;
+          if (!(err instanceof OpenAIError && (err.code === 'no_worker_available' || err.code === 'worker_unavailable' || err.code === 'worker_lost'))) throw err;
         } finally {
           await this.redis.command.del(lock);
         }
@@ -154,12 +159,14 @@ export class ModelControlService {
     const replied = new Promise<ControlReply>((resolve) => (resolveReply = resolve));
     const unlisten = await this.subscriptions.listen(controlReplyChannel(requestId), (m) => resolveReply(JSON.parse(m) as ControlReply));
     let timer: NodeJS.Timeout | undefined;
+    const watching = new AbortController();
     try {
       const cmd = { ...body, requestId } as ControlCommand;
       const receivers = await this.redis.command.publish(workerControlChannel(workerId), JSON.stringify(cmd));
       if (receivers === 0) throw new OpenAIError(503, `Worker '${workerId}' is not listening.`, 'server_error', 'worker_unavailable');
       const reply = await Promise.race([
         replied,
+        this.watchWorker(workerId, body, watching.signal),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
             () => reject(new OpenAIError(504, `Worker '${workerId}' did not finish '${body.op}' of '${body.model}' within ${timeoutMs} ms.`, 'server_error', 'control_timeout')),
@@ -173,7 +180,43 @@ export class ModelControlService {
       return reply;
     } finally {
       clearTimeout(timer);
+      watching.abort();
       await unlisten();
     }
+  }
+
+  /**
+   * Rejects with 502 `worker_lost` once the worker's heartbeat is gone or belongs to another process
+   * (a supervisor restarted it under the same id): the command died with it and no reply will come,
+   * so the caller is answered within a heartbeat's lifetime instead of at the command's timeout.
+   */
+  private async watchWorker(workerId: string, body: CommandBody, signal: AbortSignal): Promise<never> {
+    let first: string | undefined;
+    let missing = 0;
+    while (!signal.aborted) {
+      // Redis unreachable proves nothing (undefined): the command's timeout still bounds the wait.
+      const raw = await this.redis.command.get(workerHeartbeatKey(workerId)).catch(() => undefined);
+      const process = raw ? incarnation(raw) : undefined;
+      missing = raw === null ? missing + 1 : 0;
+      first ??= process;
+      // A heartbeat missing for longer than a beat (an emptied Redis is refilled at the next one) is a dead worker.
+      const gone = missing * CONTROL_WATCH_MS > HEARTBEAT_INTERVAL_MS;
+      if (gone || (process !== undefined && process !== first)) {
+        this.log.warn('worker lost during a control command', { worker: workerId, op: body.op, model: body.model, restarted: !gone });
+        throw new OpenAIError(502, `Worker '${workerId}' stopped before it finished '${body.op}' of '${body.model}'.`, 'server_error', 'worker_lost');
+      }
+      await new Promise((resolve) => setTimeout(resolve, CONTROL_WATCH_MS));
+    }
+    return new Promise<never>(() => undefined);
+  }
+}
+
+/** Which process wrote a heartbeat: a restarted worker keeps its id but not its pid and start time. */
+function incarnation(raw: string): string | undefined {
+  try {
+    const hb = JSON.parse(raw) as { pid?: unknown; startedAt?: unknown };
+    return `${String(hb.pid)}@${String(hb.startedAt)}`;
+  } catch {
+    return undefined;
   }
 }

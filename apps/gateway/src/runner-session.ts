@@ -21,7 +21,7 @@ import {
   type RunnerHeartbeat,
   type RunnerModelDescriptor,
 } from '@switchyard/contracts';
-import { createRedis, JobEventsPublisher, removeHeartbeat, serverErrorEvent, workerLostEvent, writeHeartbeat, type CancelListener, type GatewayMessage, type Logger, type RunnerServerStream, type UnsequencedError } from '@switchyard/runtime';
+import { closeQueueWorker, createRedis, JobEventsPublisher, removeHeartbeat, serverErrorEvent, workerLostEvent, writeHeartbeat, type CancelListener, type GatewayMessage, type Logger, type RunnerServerStream, type UnsequencedError } from '@switchyard/runtime';
 import type { WorkerRegistry } from './worker-registry.service';
 
 interface PendingJob {
@@ -151,7 +151,7 @@ export class RunnerSession {
     clearInterval(this.timer);
     this.deps.log.warn('runner disconnected', { runner: this.id, name: this.runnerName, reason, running: this.pending.size });
     // Stop fetching first: a job given back below must go to another runner, not to this session.
-    const closing = Promise.allSettled(this.workers.map((w) => w.close()));
+    const closing = Promise.allSettled(this.workers.map((w) => closeQueueWorker(w)));
     const others = await this.deps.registry.workers(true).catch(() => []);
     const servedElsewhere = (model: string): boolean =>
       others.some((w) => w.id !== this.id && isRunnerHeartbeat(w) && w.runnerModels.some((x) => x.name === model));

@@ -19,7 +19,7 @@ import {
   type TokenJobData,
   type WorkerModelState,
 } from '@switchyard/contracts';
-import { CancelListener, consumeQueue, JobEventsPublisher, Logger, modelUnloadedEvent, rejectUnknownKind, requestHoldMs, serverErrorEvent, workerLostEvent } from '@switchyard/runtime';
+import { CancelListener, closeQueueWorker, consumeQueue, JobEventsPublisher, Logger, modelUnloadedEvent, rejectUnknownKind, requestHoldMs, serverErrorEvent, workerLostEvent } from '@switchyard/runtime';
 import { GenerationRejected, LlamaEngine, type Llama, type NodeLlamaCppModule } from '@switchyard/llama';
 
 /** Jobs on an llm queue: generations and token tools, and embeddings for GGUF embedding models. */
@@ -222,7 +222,7 @@ export class ModelHost {
    */
   async unload(drainMs: number): Promise<{ aborted: number }> {
     this.state = 'unloading';
-    const closing = this.worker?.close() ?? Promise.resolve();
+    const closing = this.worker ? closeQueueWorker(this.worker, this.queueConnection) : Promise.resolve();
     let timer: NodeJS.Timeout | undefined;
     const drained = await Promise.race([
       closing.then(() => true),
@@ -238,7 +238,6 @@ export class ModelHost {
       }
       await closing;
     }
-    await this.queueConnection?.quit().catch(() => undefined);
     await this.engine.dispose();
     this.log.info('model unloaded', { aborted });
     return { aborted };

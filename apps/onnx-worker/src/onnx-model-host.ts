@@ -14,7 +14,7 @@ import {
   type TaskJobData,
   type WorkerModelState,
 } from '@switchyard/contracts';
-import { consumeQueue, JobEventsPublisher, Logger, modelUnloadedEvent, Rejection, rejectionEvent, serverErrorEvent, type UnsequencedError } from '@switchyard/runtime';
+import { closeQueueWorker, consumeQueue, JobEventsPublisher, Logger, modelUnloadedEvent, Rejection, rejectionEvent, serverErrorEvent, type UnsequencedError } from '@switchyard/runtime';
 import { MODEL_TYPES } from './model-types';
 import type { ServedModel } from './model-types/model-type';
 import type { TransformersModule } from './transformers';
@@ -152,7 +152,7 @@ export class OnnxModelHost {
   /** Stops taking jobs; running ones get `drainMs` to finish before the model is freed under them. */
   async unload(drainMs: number): Promise<void> {
     this.state = 'unloading';
-    const closing = this.worker?.close() ?? Promise.resolve();
+    const closing = this.worker ? closeQueueWorker(this.worker, this.queueConnection) : Promise.resolve();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([closing, new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs)))]);
     clearTimeout(timer);
@@ -160,7 +160,6 @@ export class OnnxModelHost {
     const stats = this.served?.stats();
     await this.served?.dispose().catch((err: Error) => this.log.warn('dispose failed', { error: err.message }));
     await closing;
-    await this.queueConnection?.quit().catch(() => undefined);
     this.served = undefined;
     this.log.info('model unloaded', { runs: stats?.runs, inputs: stats?.items, largestBatch: stats?.largest });
   }

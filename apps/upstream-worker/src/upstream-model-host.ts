@@ -16,7 +16,7 @@ import {
   type UpstreamModelDescriptor,
   type WorkerModelState,
 } from '@switchyard/contracts';
-import { CancelListener, createRedis, JobEventsPublisher, Logger, OwnerWatch, serverErrorEvent, workerLostEvent } from '@switchyard/runtime';
+import { CancelListener, closeQueueWorker, createRedis, JobEventsPublisher, Logger, OwnerWatch, serverErrorEvent, workerLostEvent } from '@switchyard/runtime';
 import { UpstreamFailure, UpstreamRouter } from '@switchyard/upstream';
 
 export interface UpstreamHostDeps {
@@ -143,7 +143,7 @@ export class UpstreamModelHost {
   /** Stops taking jobs, lets running ones finish for up to `drainMs`, then aborts the rest. */
   async stop(drainMs: number): Promise<void> {
     this.state = 'unloading';
-    const closing = this.worker?.close() ?? Promise.resolve();
+    const closing = this.worker ? closeQueueWorker(this.worker, this.connection) : Promise.resolve();
     let timer: NodeJS.Timeout | undefined;
     const drained = await Promise.race([closing.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), drainMs)))]);
     clearTimeout(timer);
@@ -154,7 +154,6 @@ export class UpstreamModelHost {
       }
       await closing;
     }
-    await this.connection?.quit().catch(() => undefined);
   }
 }
 

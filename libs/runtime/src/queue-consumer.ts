@@ -34,3 +34,20 @@ export function consumeQueue<T>(
   worker.on('closed', () => owners.stop());
   return { worker, connection };
 }
+
+/**
+ * Stops a BullMQ worker (its running jobs finish first, as `worker.close()` does), then quits the
+ * connection it was given, if any. Every host closes its consumer this way, because of how BullMQ
+ * starts a connection: each of the worker's connections sends INFO right after it is made, and
+ * `RedisConnection.close()` drops that connection's error listeners even while its INFO is still in
+ * flight; quitting the client then fails the INFO, and the failure is emitted with nobody listening,
+ * which kills the process (taskforcesh/bullmq#3546). An unload right after a load (commands run
+ * one after another, so a load followed by an unload is exactly that) did it. Closing only once the
+ * worker's connections have started means there is no start-up left to fail.
+ */
+export async function closeQueueWorker(worker: Worker, connection?: Redis): Promise<void> {
+  // Waits for Redis when it is unreachable; that is also when nothing could be closed cleanly.
+  await worker.waitUntilReady().catch(() => undefined);
+  await worker.close();
+  await connection?.quit().catch(() => undefined);
+}
