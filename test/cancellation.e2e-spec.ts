@@ -3,7 +3,7 @@
  * request at once (a model with one slot proves it).
  */
 import Redis from 'ioredis';
-import { startStack, tinyModel, type Stack } from './support/stack';
+import { busySlots, startStack, tinyModel, type Stack } from './support/stack';
 
 jest.setTimeout(120_000);
 
@@ -18,19 +18,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function busySlots(): Promise<number> {
-  const r = new Redis(stack.redis.url);
-  try {
-    let busy = 0;
-    for (const id of await r.smembers('switchyard:workers')) {
-      const hb = JSON.parse((await r.get(`switchyard:worker:${id}`)) ?? '{"models":[]}') as { models: Array<{ busy: number }> };
-      busy += hb.models.reduce((n, m) => n + m.busy, 0);
-    }
-    return busy;
-  } finally {
-    r.disconnect();
-  }
-}
+const countBusySlots = (): Promise<number> => busySlots(stack);
 
 /** Time for a one-token request on the single slot. */
 async function quickRequest(): Promise<number> {
@@ -80,7 +68,7 @@ describe('cancellation (e2e)', () => {
     const took = await quickRequest();
     expect(took).toBeLessThan(1500);
     await new Promise((r) => setTimeout(r, 2500));
-    expect(await busySlots()).toBe(0);
+    expect(await countBusySlots()).toBe(0);
   });
 
   it('a waiting request whose client leaves is removed from the queue, not run', async () => {

@@ -7,10 +7,9 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { connect } from 'node:net';
-import Redis from 'ioredis';
 import OpenAI from 'openai';
 import { freePort, runnerService, waitUntil, type GatewayMessage, type RunnerGatewayClient } from '@switchyard/runtime';
-import { startStack, tinyModel, type Stack } from './support/stack';
+import { busySlots, startStack, tinyModel, type Stack } from './support/stack';
 
 jest.setTimeout(300_000);
 
@@ -45,19 +44,7 @@ async function post(path: string, body: string, contentType: string | null = 'ap
 const chat = (extra: object): string => JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 1, ...extra });
 const manyKeys = (n: number): Record<string, number> => Object.fromEntries(Array.from({ length: n }, (_, i) => [String(i), 1]));
 
-async function busySlots(): Promise<number> {
-  const r = new Redis(stack.redis.url);
-  try {
-    let busy = 0;
-    for (const id of await r.smembers('switchyard:workers')) {
-      const hb = JSON.parse((await r.get(`switchyard:worker:${id}`)) ?? '{"models":[]}') as { models: Array<{ busy: number }> };
-      busy += hb.models.reduce((n, m) => n + m.busy, 0);
-    }
-    return busy;
-  } finally {
-    r.disconnect();
-  }
-}
+const countBusySlots = (): Promise<number> => busySlots(stack);
 
 describe('request bodies (e2e)', () => {
   it.each([
@@ -183,10 +170,10 @@ describe('a streaming client that stops reading (e2e)', () => {
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     socket.pause();
-    await waitUntil(async () => (await busySlots()) === 1, 20_000, 'the generation to start', stack.logs);
+    await waitUntil(async () => (await countBusySlots()) === 1, 20_000, 'the generation to start', stack.logs);
     // Running to max_tokens takes minutes on this model; a stalled stream is aborted once the
     // buffers are full plus STREAM_STALL_MS.
-    await waitUntil(async () => (await busySlots()) === 0, 120_000, 'the slot to be freed', stack.logs);
+    await waitUntil(async () => (await countBusySlots()) === 0, 120_000, 'the slot to be freed', stack.logs);
     socket.resume();
     await waitUntil(async () => closed, 20_000, 'the gateway to close the connection', stack.logs);
     const text = Buffer.concat(received).toString();

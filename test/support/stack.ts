@@ -223,3 +223,18 @@ export async function readSse(res: Response): Promise<string[]> {
     .filter((block) => block.startsWith('data: '))
     .map((block) => block.slice('data: '.length));
 }
+
+/** Busy slots over every live worker's heartbeat (a freed slot shows here within a heartbeat). */
+export async function busySlots(stack: Stack): Promise<number> {
+  const r = new Redis(stack.redis.url);
+  try {
+    let busy = 0;
+    for (const id of await r.smembers('switchyard:workers')) {
+      const hb = JSON.parse((await r.get(`switchyard:worker:${id}`)) ?? '{"models":[]}') as { models: Array<{ busy: number }> };
+      busy += hb.models.reduce((n, m) => n + m.busy, 0);
+    }
+    return busy;
+  } finally {
+    r.disconnect();
+  }
+}
