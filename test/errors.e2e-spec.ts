@@ -2,7 +2,9 @@
  * Every error a client can meet, end to end: OpenAI's error object, the right status, and no hung
  * request. Includes API keys, backpressure (429), no worker (503) and a worker dying mid-stream.
  */
+import Redis from 'ioredis';
 import OpenAI from 'openai';
+import { waitUntil } from '@switchyard/runtime';
 import { openapiAvailable, schemaErrors } from './support/openapi';
 import { startStack, tinyModel, type Stack } from './support/stack';
 
@@ -155,7 +157,13 @@ describe('capacity errors (e2e)', () => {
       const long = { model: 'tiny-chat', prompt: 'Once', max_tokens: 2000, temperature: 0 };
       // One runs, one waits: the queue (max 1 waiting) is then full.
       const running = [post(stack, '/v1/completions', long), post(stack, '/v1/completions', long)];
-      await new Promise((r) => setTimeout(r, 300));
+      // Wait until one runs and one waits (a fixed pause raced the admission on a loaded machine).
+      const redis = new Redis(stack.redis.url);
+      try {
+        await waitUntil(async () => (await redis.llen('switchyard:llm.tiny-chat:wait')) >= 1 && (await redis.llen('switchyard:llm.tiny-chat:active')) >= 1, 20_000, 'one running and one waiting job', stack.logs);
+      } finally {
+        redis.disconnect();
+      }
       const r = await post(stack, '/v1/completions', { model: 'tiny-chat', prompt: 'x', max_tokens: 1 });
       expect(r.status).toBe(429);
       expect(r.json.error.code).toBe('queue_full');
