@@ -11,7 +11,6 @@ import {
   jobCancelKey,
   llmQueueName,
   type BackendJobKind,
-  type ErrorEvent,
   type LlamaCppModelDescriptor,
   type LlmJobData,
   type EmbeddingsJobData,
@@ -19,8 +18,8 @@ import {
   type TokenJobData,
   type WorkerModelState,
 } from '@switchyard/contracts';
-import { CancelListener, closeQueueWorker, consumeQueue, JobEventsPublisher, Logger, modelUnloadedEvent, rejectUnknownKind, requestHoldMs, serverErrorEvent, workerLostEvent } from '@switchyard/runtime';
-import { GenerationRejected, LlamaEngine, type Llama, type NodeLlamaCppModule } from '@switchyard/llama';
+import { CancelListener, closeQueueWorker, consumeQueue, JobEventsPublisher, Logger, modelUnloadedEvent, Rejection, rejectionEvent, rejectUnknownKind, requestHoldMs, serverErrorEvent, workerLostEvent, type UnsequencedError } from '@switchyard/runtime';
+import { LlamaEngine, type Llama, type NodeLlamaCppModule } from '@switchyard/llama';
 
 /** Jobs on an llm queue: generations and token tools, and embeddings for GGUF embedding models. */
 type HostJobData = LlmQueueJob | EmbeddingsJobData;
@@ -245,10 +244,8 @@ export class ModelHost {
 }
 
 /** A rejected request is the client's 400; anything else is logged and reported as a 500. */
-function failure(err: unknown, log: Logger, jobId: string): Omit<ErrorEvent, 'seq'> {
-  if (err instanceof GenerationRejected) {
-    return { type: 'error', status: 400, errorType: 'invalid_request_error', message: err.message, code: err.code, param: err.param };
-  }
+function failure(err: unknown, log: Logger, jobId: string): UnsequencedError {
+  if (err instanceof Rejection) return rejectionEvent(err);
   log.error('job failed', { jobId, error: (err as Error).stack ?? String(err) });
   return serverErrorEvent(500, 'generation_failed', 'The model failed while answering this request.');
 }

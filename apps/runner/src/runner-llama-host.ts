@@ -4,9 +4,9 @@
  * the runner receives the same chat/completion jobs the llm worker takes from its queue, and reports
  * the same events.
  */
-import type { BackendJobKind, ErrorEvent, LlamaCppModelDescriptor, LlmQueueJob } from '@switchyard/contracts';
-import { GenerationRejected, LlamaEngine, type Llama, type NodeLlamaCppModule } from '@switchyard/llama';
-import type { Logger } from '@switchyard/runtime';
+import type { BackendJobKind, LlamaCppModelDescriptor, LlmQueueJob } from '@switchyard/contracts';
+import { LlamaEngine, type Llama, type NodeLlamaCppModule } from '@switchyard/llama';
+import { Rejection, rejectionEvent, type Logger, type UnsequencedError } from '@switchyard/runtime';
 import type { RunnerEvent, RunnerJobHandler } from './runner-job-handler';
 
 export class RunnerLlamaHost implements RunnerJobHandler {
@@ -61,11 +61,12 @@ export class RunnerLlamaHost implements RunnerJobHandler {
       // A kind the job's JSON carries that this host has no handler for (a newer gateway's).
       emit({ type: 'error', status: 400, errorType: 'invalid_request_error', message: `The model '${this.name}' does not serve '${(job as { kind: string }).kind}' requests.`, code: 'model_not_supported', param: 'model' });
     } catch (err) {
-      const event: Omit<ErrorEvent, 'seq'> =
-        err instanceof GenerationRejected
-          ? { type: 'error', status: 400, errorType: 'invalid_request_error', message: err.message, code: err.code, param: err.param }
-          : { type: 'error', status: 500, errorType: 'server_error', message: 'The model failed while generating this response.', code: 'generation_failed', param: null };
-      if (!(err instanceof GenerationRejected)) this.log.error('generation failed', { model: this.name, error: (err as Error).stack ?? String(err) });
+      if (err instanceof Rejection) {
+        emit(rejectionEvent(err));
+        return;
+      }
+      this.log.error('generation failed', { model: this.name, error: (err as Error).stack ?? String(err) });
+      const event: UnsequencedError = { type: 'error', status: 500, errorType: 'server_error', message: 'The model failed while generating this response.', code: 'generation_failed', param: null };
       emit(event);
     }
   }

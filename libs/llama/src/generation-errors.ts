@@ -1,10 +1,8 @@
-/** A request the worker rejects before generating (maps to a 4xx). */
-export class GenerationRejected extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-    readonly param: string | null,
-  ) {
-    super(message);
+/** A request the engine rejects before generating: the client's 400, as every worker's Rejection. */
+import { Rejection } from '@switchyard/runtime';
+
+export class GenerationRejected extends Rejection {
+  constructor(message: string, code: string, param: string | null) {
+    super({ message, code, param, status: 400 });
   }
 }
