@@ -3,7 +3,7 @@
  * through the router (deployments, fallback) and publishes the neutral events. Stopping drains
  * running requests for a bounded time, then aborts the rest with a clear error.
  */
-import { Worker, type Job } from 'bullmq';
+import type { Job, Worker } from 'bullmq';
 import type Redis from 'ioredis';
 import {
   BACKENDS,
@@ -16,7 +16,7 @@ import {
   type UpstreamModelDescriptor,
   type WorkerModelState,
 } from '@switchyard/contracts';
-import { CancelListener, closeQueueWorker, createRedis, JobEventsPublisher, Logger, OwnerWatch, serverErrorEvent, workerLostEvent } from '@switchyard/runtime';
+import { CancelListener, closeQueueWorker, consumeQueue, JobEventsPublisher, Logger, serverErrorEvent, workerLostEvent } from '@switchyard/runtime';
 import { UpstreamFailure, UpstreamRouter } from '@switchyard/upstream';
 
 export interface UpstreamHostDeps {
@@ -65,18 +65,17 @@ export class UpstreamModelHost {
   }
 
   start(): void {
-    this.connection = createRedis(this.deps.redisUrl, `switchyard-upstream-${this.deps.workerId}`);
-    const owners = new OwnerWatch(this.connection, this.log);
-    this.worker = new Worker<QueuedJobData>(upstreamQueueName(this.descriptor.name), owners.wrap((job) => this.process(job)), {
-      connection: this.connection,
+    const consumer = consumeQueue<QueuedJobData>(upstreamQueueName(this.descriptor.name), (job) => this.process(job), {
+      redisUrl: this.deps.redisUrl,
+      connectionName: `switchyard-upstream-${this.deps.workerId}`,
       prefix: REDIS_PREFIX,
       concurrency: this.descriptor.concurrency,
       lockDuration: BACKENDS.upstream.lockDurationMs,
       stalledInterval: BACKENDS.upstream.stalledIntervalMs,
-      maxStalledCount: 1,
+      log: this.log,
     });
-    this.worker.on('error', (err) => this.log.error('queue worker error', { error: err.message }));
-    this.worker.on('closed', () => owners.stop());
+    this.worker = consumer.worker;
+    this.connection = consumer.connection;
     this.state = 'ready';
     this.log.info('upstream model ready', {
       deployments: this.descriptor.deployments.map((d) => `${d.baseUrl} (${d.model})`),
