@@ -21,7 +21,7 @@ import {
   type RunnerHeartbeat,
   type RunnerModelDescriptor,
 } from '@switchyard/contracts';
-import { closeQueueWorker, createRedis, JobEventsPublisher, removeHeartbeat, serverErrorEvent, workerLostEvent, writeHeartbeat, type CancelListener, type GatewayMessage, type Logger, type RunnerServerStream, type UnsequencedError } from '@switchyard/runtime';
+import { closeQueueWorker, createRedis, JobEventsPublisher, OwnerWatch, removeHeartbeat, serverErrorEvent, workerLostEvent, writeHeartbeat, type CancelListener, type GatewayMessage, type Logger, type RunnerServerStream, type UnsequencedError } from '@switchyard/runtime';
 import type { WorkerRegistry } from './worker-registry.service';
 
 interface PendingJob {
@@ -46,6 +46,7 @@ const EVENT_TYPES = new Set(['start', 'delta', 'done', 'result', 'error']);
 export class RunnerSession {
   private readonly workers: Worker<QueuedJobData>[] = [];
   private connection: Redis | undefined;
+  private owners: OwnerWatch | undefined;
   private readonly pending = new Map<string, PendingJob>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -63,8 +64,10 @@ export class RunnerSession {
     await this.beat();
     this.timer = setInterval(() => void this.beat(), HEARTBEAT_INTERVAL_MS);
     this.connection = createRedis(this.deps.redisUrl, `switchyard-runner-${this.id}`);
+    // A job whose gateway died is dropped, or cancelled while it runs, as on every worker (OwnerWatch).
+    this.owners = new OwnerWatch(this.connection, this.deps.log);
     for (const m of this.models) {
-      const worker = new Worker<QueuedJobData>(BACKENDS.runner.queueName(m.name), (job, token) => this.process(m, job, token), {
+      const worker = new Worker<QueuedJobData>(BACKENDS.runner.queueName(m.name), this.owners.wrap((job, token) => this.process(m, job, token)), {
         connection: this.connection,
         prefix: REDIS_PREFIX,
         concurrency: m.parallel,
@@ -151,6 +154,7 @@ export class RunnerSession {
     clearInterval(this.timer);
     this.deps.log.warn('runner disconnected', { runner: this.id, name: this.runnerName, reason, running: this.pending.size });
     // Stop fetching first: a job given back below must go to another runner, not to this session.
+    this.owners?.stop();
     const closing = Promise.allSettled(this.workers.map((w) => closeQueueWorker(w)));
     const others = await this.deps.registry.workers(true).catch(() => []);
     const servedElsewhere = (model: string): boolean =>
