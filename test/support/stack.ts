@@ -189,7 +189,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   return stack;
 }
 
-/** Waits until `workers` live workers each say every named model is ready. */
+/** The gateway's fleet-view cache (apps/gateway/src/worker-registry.service.ts, CACHE_MS). */
+const FLEET_CACHE_MS = 250;
+
+/** Waits until `workers` live workers each say every named model is ready, and the gateway sees them. */
 export async function waitForWorker(stack: Stack, models: string[], workers = 1): Promise<void> {
   const r = new Redis(stack.redis.url);
   try {
@@ -209,6 +212,9 @@ export async function waitForWorker(stack: Stack, models: string[], workers = 1)
       `a worker serving ${models.join(', ')}`,
       stack.logs,
     );
+    // The gateway caches its fleet view for 250 ms (WorkerRegistry's CACHE_MS); a /health read just
+    // before the worker said ready would otherwise hide it from the next request.
+    await new Promise((r) => setTimeout(r, FLEET_CACHE_MS + 50));
   } finally {
     r.disconnect();
   }
