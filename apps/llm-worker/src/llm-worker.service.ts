@@ -1,19 +1,18 @@
 /**
- * The llm worker: node-llama-cpp with prebuilt binaries, and one ModelHost per loaded GGUF model.
+ * The llm worker: node-llama-cpp with prebuilt binaries, and one QueueHost running the llama.cpp
+ * engine (libs/llama) per loaded GGUF model.
  * The shared WorkerLifecycle takes load and unload commands, loads the `preload` models, unloads
  * idle ones, sends heartbeats and drains on shutdown; this service says how to make a host (file
  * present, enough memory, load args) and frees llama.cpp at the end.
  */
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { existsSync, statSync } from 'node:fs';
-import { freemem, hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
+import { freemem } from 'node:os';
 import type Redis from 'ioredis';
 import type { LlamaCppModelDescriptor, LoadArgs } from '@switchyard/contracts';
-import { CancelListener, CommandError, createRedis, loadArg, loadModelsFile, Logger, splitList, WorkerLifecycle } from '@switchyard/runtime';
-import { importNodeLlamaCpp } from '@switchyard/llama';
-import { ModelHost, type ModelHostDeps } from './model-host';
-import { LLM_WORKER_ENV, type LlmWorkerEnv } from './worker-config';
+import { CancelListener, CommandError, createRedis, loadArg, Logger, QueueHost, WORKER_ENV, WorkerLifecycle, workerIdFrom, workerModels, type QueueHostDeps } from '@switchyard/runtime';
+import { importNodeLlamaCpp, LlamaJobEngine, type Llama, type LlamaJob } from '@switchyard/llama';
+import type { LlmWorkerEnv } from './worker-config';
 
 /** Rough KV-cache and compute-buffer overhead on top of the weights, for the memory check. */
 const LOAD_OVERHEAD = 1.2;
@@ -22,23 +21,17 @@ const LOAD_OVERHEAD = 1.2;
 export class LlmWorkerService implements OnApplicationBootstrap, OnApplicationShutdown {
   readonly workerId: string;
   private readonly log = new Logger('llm-worker');
-  private deps: ModelHostDeps | undefined;
+  private llama: Llama | undefined;
   private publisher: Redis | undefined;
   private subscriber: Redis | undefined;
-  private lifecycle: WorkerLifecycle<LlamaCppModelDescriptor, ModelHost> | undefined;
+  private lifecycle: WorkerLifecycle<LlamaCppModelDescriptor, QueueHost<LlamaCppModelDescriptor, LlamaJob>> | undefined;
 
-  constructor(@Inject(LLM_WORKER_ENV) private readonly env: LlmWorkerEnv) {
-    this.workerId = env.WORKER_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  constructor(@Inject(WORKER_ENV) private readonly env: LlmWorkerEnv) {
+    this.workerId = workerIdFrom(env, 'llm');
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    const wanted = new Set(splitList(this.env.WORKER_MODELS));
-    const models = loadModelsFile(this.env.MODELS_FILE).filter(
-      (m): m is LlamaCppModelDescriptor => m.backend === 'llama.cpp' && (wanted.size === 0 || wanted.has(m.name)),
-    );
-    for (const name of wanted) {
-      if (!models.some((m) => m.name === name)) throw new Error(`WORKER_MODELS names '${name}', which the models file lacks`);
-    }
+    const models = workerModels(this.env, 'llama.cpp');
     this.publisher = createRedis(this.env.REDIS_URL, `switchyard-llm-pub-${this.workerId}`);
     this.subscriber = createRedis(this.env.REDIS_URL, `switchyard-llm-sub-${this.workerId}`);
     const lib = await importNodeLlamaCpp();
@@ -48,8 +41,8 @@ export class LlmWorkerService implements OnApplicationBootstrap, OnApplicationSh
     this.log.info('llama.cpp ready', { workerId: this.workerId, gpu: llama.gpu, models: models.map((m) => m.name) });
     const cancels = new CancelListener(this.subscriber);
     await cancels.start();
-    const deps: ModelHostDeps = { lib, llama, redisUrl: this.env.REDIS_URL, publisher: this.publisher, cancels, workerId: this.workerId, logger: this.log };
-    this.deps = deps;
+    this.llama = llama;
+    const deps: QueueHostDeps = { redisUrl: this.env.REDIS_URL, publisher: this.publisher, cancels, workerId: this.workerId, logger: this.log };
     this.lifecycle = new WorkerLifecycle({
       workerId: this.workerId,
       backend: 'llama.cpp',
@@ -58,7 +51,10 @@ export class LlmWorkerService implements OnApplicationBootstrap, OnApplicationSh
       models,
       log: this.log,
       shutdownDrainMs: this.env.SHUTDOWN_DRAIN_MS,
-      prepare: (base, args) => new ModelHost(checkLoad(base, args), deps),
+      prepare: (base, args) => {
+        const d = checkLoad(base, args);
+        return new QueueHost(d, new LlamaJobEngine(d, lib, llama), { backend: 'llama.cpp', concurrency: d.parallel, threads: d.threads }, deps);
+      },
     });
     await this.lifecycle.start();
   }
@@ -67,7 +63,7 @@ export class LlmWorkerService implements OnApplicationBootstrap, OnApplicationSh
     await this.lifecycle?.stop();
     this.publisher?.disconnect();
     this.subscriber?.disconnect();
-    await this.deps?.llama.dispose();
+    await this.llama?.dispose();
   }
 }
 

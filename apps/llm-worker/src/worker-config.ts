@@ -9,5 +9,3 @@ export class LlmWorkerEnv extends WorkerEnv {
   @IsIn(['auto', 'false', 'cuda', 'vulkan', 'metal'])
   LLAMA_GPU: string = 'auto';
 }
-
-export const LLM_WORKER_ENV = Symbol('LLM_WORKER_ENV');

@@ -2,7 +2,7 @@
  * The model types this worker can serve, by the models file's `task`. The Record makes the compiler
  * report a task without a type; a new type (speech, images) is one file and one line here.
  */
-import type { BackendJobKind, OnnxTask } from '@switchyard/contracts';
+import type { OnnxTask } from '@switchyard/contracts';
 import { classifierModelType } from './model-types/classifier.model-type';
 import { embeddingsModelType } from './model-types/embeddings.model-type';
 import type { ModelType } from './model-types/model-type';
@@ -14,12 +14,3 @@ export const MODEL_TYPES: Readonly<Record<OnnxTask, ModelType>> = {
   reranker: rerankerModelType,
 };
 
-/**
- * The task whose model type answers each job kind the backend table gives onnx (the worker checks at
- * boot that none is missing). A model answers only its own task's kind; another is a 400.
- */
-export const KIND_TASKS: Readonly<Record<BackendJobKind<'onnx'>, OnnxTask>> = {
-  embeddings: 'embeddings',
-  classify: 'classifier',
-  rerank: 'reranker',
-};

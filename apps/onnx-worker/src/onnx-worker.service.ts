@@ -1,5 +1,6 @@
 /**
- * The onnx worker: transformers.js on onnxruntime-node, and one OnnxModelHost per loaded model.
+ * The onnx worker: transformers.js on onnxruntime-node, and one QueueHost running an OnnxJobEngine
+ * per loaded model.
  * The shared WorkerLifecycle takes load and unload commands, loads the `preload` models, unloads
  * idle ones, sends heartbeats (backend 'onnx', so /v1/models lists what it holds) and drains on
  * shutdown; this service says how to make a host (file present, load args).
@@ -7,16 +8,12 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
-import type { LoadArgs, ModelDescriptor, OnnxModelDescriptor } from '@switchyard/contracts';
-import { CommandError, createRedis, loadArg, loadModelsFile, Logger, splitList, WorkerLifecycle } from '@switchyard/runtime';
-import { OnnxModelHost, type OnnxModelHostDeps } from './onnx-model-host';
+import type { LoadArgs, OnnxModelDescriptor, TaskJobData } from '@switchyard/contracts';
+import { CommandError, createRedis, loadArg, Logger, QueueHost, WORKER_ENV, WorkerLifecycle, workerIdFrom, workerModels, type QueueHostDeps } from '@switchyard/runtime';
+import { OnnxJobEngine } from './onnx-job-engine';
 import { importTransformers } from './transformers';
-import { ONNX_WORKER_ENV, type OnnxWorkerEnv } from './worker-config';
-
-const isOnnx = (m: ModelDescriptor): m is OnnxModelDescriptor => m.backend === 'onnx';
+import type { OnnxWorkerEnv } from './worker-config';
 
 @Injectable()
 export class OnnxWorkerService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -24,30 +21,20 @@ export class OnnxWorkerService implements OnApplicationBootstrap, OnApplicationS
   private readonly log = new Logger('onnx-worker');
   private publisher: Redis | undefined;
   private subscriber: Redis | undefined;
-  private lifecycle: WorkerLifecycle<OnnxModelDescriptor, OnnxModelHost> | undefined;
+  private lifecycle: WorkerLifecycle<OnnxModelDescriptor, QueueHost<OnnxModelDescriptor, TaskJobData>> | undefined;
 
-  constructor(@Inject(ONNX_WORKER_ENV) private readonly env: OnnxWorkerEnv) {
-    this.workerId = env.WORKER_ID ?? `${hostname()}-onnx-${process.pid}-${randomBytes(3).toString('hex')}`;
+  constructor(@Inject(WORKER_ENV) private readonly env: OnnxWorkerEnv) {
+    this.workerId = workerIdFrom(env, 'onnx');
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    const wanted = new Set(splitList(this.env.WORKER_MODELS));
-    const models = loadModelsFile(this.env.MODELS_FILE).filter((m): m is OnnxModelDescriptor => isOnnx(m) && (wanted.size === 0 || wanted.has(m.name)));
-    for (const name of wanted) {
-      if (!models.some((m) => m.name === name)) throw new Error(`WORKER_MODELS names '${name}', which the models file lacks as an onnx model`);
-    }
+    const models = workerModels(this.env, 'onnx');
     this.publisher = createRedis(this.env.REDIS_URL, `switchyard-onnx-pub-${this.workerId}`);
     this.subscriber = createRedis(this.env.REDIS_URL, `switchyard-onnx-sub-${this.workerId}`);
     const lib = await importTransformers();
-    const deps: OnnxModelHostDeps = {
-      lib,
-      device: this.env.ONNX_DEVICE === 'cuda' ? 'cuda' : 'cpu',
-      redisUrl: this.env.REDIS_URL,
-      publisher: this.publisher,
-      workerId: this.workerId,
-      logger: this.log,
-    };
-    this.log.info('onnx runtime ready', { workerId: this.workerId, device: deps.device, models: models.map((m) => m.name) });
+    const device = this.env.ONNX_DEVICE === 'cuda' ? 'cuda' : 'cpu';
+    const deps: QueueHostDeps = { redisUrl: this.env.REDIS_URL, publisher: this.publisher, workerId: this.workerId, logger: this.log };
+    this.log.info('onnx runtime ready', { workerId: this.workerId, device, models: models.map((m) => m.name) });
     this.lifecycle = new WorkerLifecycle({
       workerId: this.workerId,
       backend: 'onnx',
@@ -60,7 +47,7 @@ export class OnnxWorkerService implements OnApplicationBootstrap, OnApplicationS
         const descriptor = applyArgs(base, args);
         const file = join(descriptor.path, descriptor.file);
         if (!existsSync(file)) throw new CommandError(400, 'model_file_missing', `The model file for '${base.name}' does not exist: ${file}`);
-        return new OnnxModelHost(descriptor, deps);
+        return new QueueHost(descriptor, new OnnxJobEngine(descriptor, lib, device), { backend: 'onnx', concurrency: descriptor.parallel, threads: descriptor.threads }, deps);
       },
     });
     await this.lifecycle.start();

@@ -12,5 +12,3 @@ export class OnnxWorkerEnv extends WorkerEnv {
   /** Task jobs are short: 10 s of drain is plenty. */
   override SHUTDOWN_DRAIN_MS: number = 10_000;
 }
-
-export const ONNX_WORKER_ENV = Symbol('ONNX_WORKER_ENV');

@@ -13,12 +13,11 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import type { LlamaCppModelDescriptor, ModelDescriptor, UpstreamModelDescriptor } from '@switchyard/contracts';
 import { assertHandlesKinds, EnvError, loadEnv, loadModelsFile, Logger, ModelsFileError, parseModelsYaml } from '@switchyard/runtime';
-import { importNodeLlamaCpp } from '@switchyard/llama';
+import { importNodeLlamaCpp, LlamaJobEngine } from '@switchyard/llama';
+import { UpstreamJobEngine } from '@switchyard/upstream';
 import { RunnerConnection, RunnerRefused } from './runner-connection';
 import { RunnerEnv } from './runner-config';
-import type { RunnerJobHandler } from './runner-job-handler';
-import { RunnerLlamaHost } from './runner-llama-host';
-import { RunnerUpstreamHost } from './runner-upstream-host';
+import { RunnerModel } from './runner-model';
 
 const USAGE = `usage: runner --gateway HOST:PORT [--tls [--tls-ca FILE]] [--name NAME]
               (--models FILE | --gguf FILE --model NAME [--threads N] [--parallel N] [--context-size N]
@@ -43,7 +42,7 @@ function modelFromFlags(v: Record<string, string | boolean | undefined>): ModelD
 }
 
 async function main(): Promise<void> {
-  assertHandlesKinds('runner', [...RunnerLlamaHost.handledKinds, ...RunnerUpstreamHost.handledKinds]);
+  assertHandlesKinds('runner', [...LlamaJobEngine.kinds, ...UpstreamJobEngine.kinds]);
   const { values } = parseArgs({
     options: {
       gateway: { type: 'string' },
@@ -78,7 +77,7 @@ async function main(): Promise<void> {
   if (!env.RUNNER_TOKEN) throw new EnvError('RUNNER_TOKEN is required (one of the gateway\'s RUNNER_TOKENS)');
   const models = modelFromFlags(values) ?? (env.RUNNER_MODELS_FILE ? loadModelsFile(env.RUNNER_MODELS_FILE) : undefined);
   if (!models || models.length === 0) throw new EnvError(`no models to serve\n${USAGE}`);
-  const handlers: RunnerJobHandler[] = [];
+  const served: RunnerModel<{ kind: string }>[] = [];
   const gguf = models.filter((m): m is LlamaCppModelDescriptor => m.backend === 'llama.cpp');
   const upstream = models.filter((m): m is UpstreamModelDescriptor => m.backend === 'upstream');
   let dispose = async (): Promise<void> => undefined;
@@ -87,20 +86,22 @@ async function main(): Promise<void> {
     const gpu = env.LLAMA_GPU === 'false' ? false : env.LLAMA_GPU;
     const llama = await lib.getLlama({ build: 'never', gpu: gpu as 'auto', logLevel: lib.LlamaLogLevel.error });
     for (const d of gguf) {
-      const host = new RunnerLlamaHost(d, env.RUNNER_NAME, log);
-      await host.load(lib, llama);
-      handlers.push(host);
+      const model = new RunnerModel({ name: d.name, format: 'llm', parallel: d.parallel, contextSize: d.contextSize }, new LlamaJobEngine(d, lib, llama), env.RUNNER_NAME, log);
+      await model.load();
+      served.push(model);
     }
     dispose = () => llama.dispose();
   }
-  for (const d of upstream) handlers.push(new RunnerUpstreamHost(d, env.RUNNER_NAME, log));
+  for (const d of upstream) {
+    served.push(new RunnerModel({ name: d.name, format: 'upstream', parallel: d.concurrency, contextSize: d.contextSize }, new UpstreamJobEngine(d, log, 'runner'), env.RUNNER_NAME, log));
+  }
   const connection = new RunnerConnection({
     gateway: env.RUNNER_GATEWAY,
     token: env.RUNNER_TOKEN,
     name: env.RUNNER_NAME,
     tls: env.RUNNER_TLS === 'true',
     caFile: env.RUNNER_TLS_CA,
-    handlers,
+    models: served,
     log,
   });
   let stopping = false;
@@ -115,7 +116,7 @@ async function main(): Promise<void> {
   try {
     await connection.run();
   } finally {
-    await Promise.allSettled(handlers.map((h) => h.dispose()));
+    await Promise.allSettled(served.map((m) => m.dispose()));
     await dispose();
   }
 }

@@ -17,7 +17,7 @@ import {
   type RunnerClientStream,
   type RunnerGatewayClient,
 } from '@switchyard/runtime';
-import type { RunnerEvent, RunnerJobHandler } from './runner-job-handler';
+import type { RunnerEvent, RunnerModel } from './runner-model';
 
 export class RunnerRefused extends Error {
   constructor(
@@ -34,7 +34,7 @@ export interface RunnerConnectionOptions {
   name: string;
   tls: boolean;
   caFile?: string;
-  handlers: RunnerJobHandler[];
+  models: RunnerModel<{ kind: string }>[];
   log: Logger;
 }
 
@@ -46,12 +46,12 @@ export class RunnerConnection {
   private client: RunnerGatewayClient | undefined;
   private stream: RunnerClientStream | undefined;
   private readonly running = new Map<string, AbortController>();
-  private readonly handlers: Map<string, RunnerJobHandler>;
+  private readonly models: Map<string, RunnerModel<{ kind: string }>>;
   private stopping = false;
   private wake: (() => void) | undefined;
 
   constructor(private readonly options: RunnerConnectionOptions) {
-    this.handlers = new Map(options.handlers.map((h) => [h.name, h]));
+    this.models = new Map(options.models.map((m) => [m.name, m]));
   }
 
   /** Connects and stays connected until `stop`; rejects with RunnerRefused when the gateway says no. */
@@ -137,7 +137,7 @@ export class RunnerConnection {
           token: this.options.token,
           runner_name: this.options.name,
           version: VERSION,
-          models: [...this.handlers.values()].map((h) => ({ name: h.name, format: h.format, parallel: h.parallel, context_size: h.contextSize })),
+          models: [...this.models.values()].map(({ spec }) => ({ name: spec.name, format: spec.format, parallel: spec.parallel, context_size: spec.contextSize })),
         },
       });
     });
@@ -148,8 +148,8 @@ export class RunnerConnection {
       // Events for a stream that broke are dropped: the gateway already failed that request.
       if (this.stream === stream) stream.write({ kind: 'event', event: { job_id: jobId, event_json: JSON.stringify(event) } });
     };
-    const handler = this.handlers.get(model);
-    if (!handler) {
+    const served = this.models.get(model);
+    if (!served) {
       emit({ type: 'error', status: 404, errorType: 'invalid_request_error', message: `This runner does not serve '${model}'.`, code: 'model_not_found', param: 'model' });
       return;
     }
@@ -162,8 +162,8 @@ export class RunnerConnection {
     }
     const abort = new AbortController();
     this.running.set(jobId, abort);
-    handler
-      .run(data, abort.signal, emit)
+    served
+      .run(jobId, data, abort.signal, emit)
       .catch((err: Error) => {
         this.options.log.error('job failed', { jobId, error: err.stack ?? err.message });
         emit({ type: 'error', status: 500, errorType: 'server_error', message: 'The runner failed while serving this request.', code: 'runner_failed', param: null });

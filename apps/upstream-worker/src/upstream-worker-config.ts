@@ -5,5 +5,3 @@ import { WorkerEnv } from '@switchyard/runtime';
 
 /** Only what every worker reads (WorkerEnv); the upstreams themselves are in the models file. */
 export class UpstreamWorkerEnv extends WorkerEnv {}
-
-export const UPSTREAM_WORKER_ENV = Symbol('UPSTREAM_WORKER_ENV');

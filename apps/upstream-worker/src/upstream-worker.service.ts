@@ -1,45 +1,32 @@
 /**
- * The upstream worker's lifecycle: serves every upstream model of the models file (or WORKER_MODELS),
- * announces them with heartbeats so gateways route to it, and on shutdown drains and says goodbye.
- * It loads nothing: an upstream model is ready as soon as its queue is consumed.
+ * The upstream worker: serves every upstream model of the models file (or WORKER_MODELS), each a
+ * QueueHost running the upstream engine (libs/upstream). The shared WorkerLifecycle sends the
+ * heartbeats gateways route by, answers admin commands (an upstream model is always served: a load
+ * is done at once, an unload refused) and drains on shutdown.
  */
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { randomBytes } from 'node:crypto';
-import { freemem, hostname, totalmem } from 'node:os';
 import type Redis from 'ioredis';
-import {
-  HEARTBEAT_INTERVAL_MS,
-  controlReplyChannel,
-  workerControlChannel,
-  type UpstreamModelDescriptor,
-  type WorkerHeartbeat,
-} from '@switchyard/contracts';
-import { CancelListener, createRedis, fixedModelsReply, loadModelsFile, Logger, removeHeartbeat, splitList, writeHeartbeat } from '@switchyard/runtime';
-import { UpstreamModelHost } from './upstream-model-host';
-import { UPSTREAM_WORKER_ENV, type UpstreamWorkerEnv } from './upstream-worker-config';
+import type { UpstreamJobData, UpstreamModelDescriptor } from '@switchyard/contracts';
+import { CancelListener, createRedis, Logger, QueueHost, serverErrorEvent, WORKER_ENV, WorkerLifecycle, workerIdFrom, workerModels, type QueueHostDeps } from '@switchyard/runtime';
+import { UpstreamJobEngine } from '@switchyard/upstream';
+import type { UpstreamWorkerEnv } from './upstream-worker-config';
+
+const stopping = (): ReturnType<typeof serverErrorEvent> => serverErrorEvent(503, 'worker_stopping', 'The worker serving this request is shutting down. Retry the request.');
 
 @Injectable()
 export class UpstreamWorkerService implements OnApplicationBootstrap, OnApplicationShutdown {
   readonly workerId: string;
   private readonly log = new Logger('upstream-worker');
-  private readonly hosts: UpstreamModelHost[] = [];
   private publisher: Redis | undefined;
   private subscriber: Redis | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private readonly startedAt = Date.now();
+  private lifecycle: WorkerLifecycle<UpstreamModelDescriptor, QueueHost<UpstreamModelDescriptor, UpstreamJobData>> | undefined;
 
-  constructor(@Inject(UPSTREAM_WORKER_ENV) private readonly env: UpstreamWorkerEnv) {
-    this.workerId = env.WORKER_ID ?? `upstream-${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  constructor(@Inject(WORKER_ENV) private readonly env: UpstreamWorkerEnv) {
+    this.workerId = workerIdFrom(env, 'upstream');
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    const wanted = new Set(splitList(this.env.WORKER_MODELS));
-    const models = loadModelsFile(this.env.MODELS_FILE).filter(
-      (m): m is UpstreamModelDescriptor => m.backend === 'upstream' && (wanted.size === 0 || wanted.has(m.name)),
-    );
-    for (const name of wanted) {
-      if (!models.some((m) => m.name === name)) throw new Error(`WORKER_MODELS names '${name}', which is not an upstream model of the models file`);
-    }
+    const models = workerModels(this.env, 'upstream');
     if (models.length === 0) this.log.warn('the models file has no upstream models; this worker serves nothing');
     for (const m of models) {
       for (const d of m.deployments) {
@@ -53,54 +40,25 @@ export class UpstreamWorkerService implements OnApplicationBootstrap, OnApplicat
     this.subscriber = createRedis(this.env.REDIS_URL, `switchyard-upstream-sub-${this.workerId}`);
     const cancels = new CancelListener(this.subscriber);
     await cancels.start();
-    const deps = { redisUrl: this.env.REDIS_URL, publisher: this.publisher, cancels, workerId: this.workerId, logger: this.log };
-    for (const m of models) {
-      const host = new UpstreamModelHost(m, deps);
-      host.start();
-      this.hosts.push(host);
-    }
-    // Admin load/unload: an upstream model is always served; unloading it is refused at once.
-    this.subscriber.on('message', (channel: string, message: string) => {
-      if (channel !== workerControlChannel(this.workerId)) return;
-      const reply = fixedModelsReply(
-        message,
-        (model) => this.hosts.some((h) => h.descriptor.name === model),
-        (model) => `'${model}' is served by an upstream server: it is not loaded or unloaded (remove it from the models file, or stop the upstream worker).`,
-      );
-      if (reply) void this.publisher?.publish(controlReplyChannel(reply.requestId), JSON.stringify(reply)).catch(() => undefined);
+    const deps: QueueHostDeps = { redisUrl: this.env.REDIS_URL, publisher: this.publisher, cancels, workerId: this.workerId, logger: this.log };
+    this.lifecycle = new WorkerLifecycle({
+      workerId: this.workerId,
+      backend: 'upstream',
+      publisher: this.publisher,
+      subscriber: this.subscriber,
+      models,
+      log: this.log,
+      shutdownDrainMs: this.env.SHUTDOWN_DRAIN_MS,
+      fixedModels: (model) => `'${model}' is served by an upstream server: it is not loaded or unloaded (remove it from the models file, or stop the upstream worker).`,
+      // Never idle-unloaded: nothing is held.
+      prepare: (m) => new QueueHost({ ...m, keepAliveMs: -1 }, new UpstreamJobEngine(m, this.log), { backend: 'upstream', concurrency: m.concurrency, threads: 0, stoppedEvent: stopping }, deps),
     });
-    await this.subscriber.subscribe(workerControlChannel(this.workerId));
-    await this.beat();
-    this.timer = setInterval(() => void this.beat(), HEARTBEAT_INTERVAL_MS);
+    await this.lifecycle.start();
     this.log.info('upstream worker ready', { workerId: this.workerId, models: models.map((m) => m.name) });
   }
 
-  private async beat(): Promise<void> {
-    if (!this.publisher) return;
-    const hb: WorkerHeartbeat = {
-      id: this.workerId,
-      host: hostname(),
-      pid: process.pid,
-      backend: 'upstream',
-      startedAt: this.startedAt,
-      freeMemory: freemem(),
-      totalMemory: totalmem(),
-      servable: this.hosts.map((h) => h.descriptor.name),
-      models: this.hosts.map((h) => h.status()),
-    };
-    try {
-      await writeHeartbeat(this.publisher, hb);
-    } catch (err) {
-      this.log.warn('heartbeat failed', { error: (err as Error).message });
-    }
-  }
-
   async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    const stopping = Promise.all(this.hosts.map((h) => h.stop(this.env.SHUTDOWN_DRAIN_MS)));
-    await this.beat();
-    await stopping;
-    if (this.publisher) await removeHeartbeat(this.publisher, this.workerId);
+    await this.lifecycle?.stop();
     this.publisher?.disconnect();
     this.subscriber?.disconnect();
   }

@@ -7,3 +7,4 @@ export * from './llama-engine';
 export * from './generation-errors';
 export * from './node-llama-cpp';
 export type * from './output-plan';
+export * from './llama-job-engine';

@@ -19,3 +19,6 @@ export * from './job-errors';
 export * from './job-handlers';
 export * from './queue-consumer';
 export * from './owner-watch';
+export * from './model-engine';
+export * from './queue-host';
+export * from './boot-worker';

@@ -1,5 +1,5 @@
 /**
- * What every model-serving worker (llm, onnx) does around its models: take load and unload commands
+ * What every model-serving worker (llm, onnx, upstream) does around its models: take load and unload commands
  * on its control channel one at a time and reply, load the `preload` models at start, unload models
  * idle past their keep-alive, announce itself with heartbeats, and on shutdown drain and free every
  * model. The worker supplies how to make a host for a model; the hosts do the serving.
@@ -53,6 +53,11 @@ export interface WorkerLifecycleOptions<D extends { name: string; preload: boole
   prepare(base: D, args: LoadArgs): H;
   /** On shutdown, how long running jobs may finish. */
   shutdownDrainMs: number;
+  /**
+   * For models that are served, never loaded or unloaded on command (upstream models): every model
+   * starts at once, a load command is answered as done, an unload is refused with this reason.
+   */
+  fixedModels?: (model: string) => string;
 }
 
 const IDLE_CHECK_MS = 1000;
@@ -81,7 +86,7 @@ export class WorkerLifecycle<D extends { name: string; preload: boolean }, H ext
     await this.beat();
     this.timers.push(setInterval(() => void this.beat(), HEARTBEAT_INTERVAL_MS));
     this.timers.push(setInterval(() => this.unloadIdle(), IDLE_CHECK_MS));
-    for (const descriptor of this.o.models.filter((m) => m.preload)) {
+    for (const descriptor of this.o.models.filter((m) => m.preload || this.o.fixedModels)) {
       await this.load(descriptor.name, {}).catch((err: Error) => this.o.log.warn('not serving a model', { model: descriptor.name, error: err.message }));
     }
   }
@@ -112,7 +117,8 @@ export class WorkerLifecycle<D extends { name: string; preload: boolean }, H ext
     const started = Date.now();
     let reply: ControlReply;
     try {
-      if (cmd.op === 'load') await this.load(cmd.model, cmd.args);
+      if (this.o.fixedModels) this.checkFixed(cmd, this.o.fixedModels);
+      else if (cmd.op === 'load') await this.load(cmd.model, cmd.args);
       else await this.unload(cmd.model, cmd.drainMs);
       reply = { requestId: cmd.requestId, ok: true, model: cmd.model, ms: Date.now() - started };
     } catch (err) {
@@ -121,6 +127,11 @@ export class WorkerLifecycle<D extends { name: string; preload: boolean }, H ext
     }
     await this.beat();
     await this.o.publisher.publish(controlReplyChannel(cmd.requestId), JSON.stringify(reply)).catch(() => undefined);
+  }
+
+  private checkFixed(cmd: ControlCommand, why: (model: string) => string): void {
+    if (!this.hosts.has(cmd.model)) throw new CommandError(404, 'model_not_found', `This worker does not serve '${cmd.model}'.`);
+    if (cmd.op === 'unload') throw new CommandError(400, 'not_unloadable', why(cmd.model));
   }
 
   private async load(name: string, args: LoadArgs): Promise<void> {

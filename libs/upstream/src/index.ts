@@ -7,3 +7,4 @@ export * from './chunk-translator';
 export * from './sse-reader';
 export * from './upstream-client';
 export * from './upstream-router';
+export * from './upstream-job-engine';

@@ -5,35 +5,32 @@
  * deployment may be tried. Connection-level failures, 429 and 5xx are retryable; a request the
  * upstream rejects (400, 413, 422) is not, since every deployment would reject it too.
  */
-import type { ErrorEvent, JobErrorType, UpstreamDeployment } from '@switchyard/contracts';
+import type { JobErrorType, UpstreamDeployment } from '@switchyard/contracts';
+import { Rejection } from '@switchyard/runtime';
 
-/** A failed call, already shaped as the OpenAI error the client should get. */
-export class UpstreamFailure extends Error {
+/**
+ * A failed call, already shaped as the OpenAI error the client should get: a Rejection like every
+ * other refusal, so a host reports it with `rejectionEvent`, plus whether another deployment may
+ * be tried.
+ */
+export class UpstreamFailure extends Rejection {
   constructor(
-    readonly status: number,
-    readonly errorType: JobErrorType,
-    readonly code: string,
+    status: number,
+    errorType: JobErrorType,
+    code: string,
     message: string,
     /** Another deployment may succeed (only used while nothing was streamed). */
     readonly retryable: boolean,
-    readonly param: string | null = null,
+    param: string | null = null,
     /** The upstream's Retry-After, passed on to the client. */
-    readonly retryAfterSeconds?: number,
+    retryAfterSeconds?: number,
   ) {
-    super(message);
+    super({ status, type: errorType, code, message, param, retryAfterSeconds });
   }
 
-  /** As the neutral error event. */
-  toEvent(): Omit<ErrorEvent, 'seq'> {
-    return {
-      type: 'error',
-      status: this.status,
-      errorType: this.errorType,
-      message: this.message,
-      code: this.code,
-      param: this.param,
-      ...(this.retryAfterSeconds !== undefined ? { retryAfterSeconds: this.retryAfterSeconds } : {}),
-    };
+  /** OpenAI's error `type` (the Rejection's `type`). */
+  get errorType(): JobErrorType {
+    return this.type;
   }
 }
 
