@@ -1,16 +1,15 @@
 /**
  * The llm worker: node-llama-cpp with prebuilt binaries, and one QueueHost running the llama.cpp
- * engine (libs/llama) per loaded GGUF model.
- * The shared WorkerLifecycle takes load and unload commands, loads the `preload` models, unloads
- * idle ones, sends heartbeats and drains on shutdown; this service says how to make a host (file
- * present, enough memory, load args) and frees llama.cpp at the end.
+ * engine (libs/llama) per loaded GGUF model. The shared QueueWorker takes load and unload commands,
+ * loads the `preload` models, unloads idle ones, sends heartbeats and drains on shutdown; this
+ * service says how to serve a load (file present, enough memory, load args) and frees llama.cpp at
+ * the end.
  */
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { existsSync, statSync } from 'node:fs';
 import { freemem } from 'node:os';
-import type Redis from 'ioredis';
 import type { LlamaCppModelDescriptor, LoadArgs } from '@switchyard/contracts';
-import { CancelListener, CommandError, createRedis, loadArg, Logger, QueueHost, WORKER_ENV, WorkerLifecycle, workerIdFrom, workerModels, type QueueHostDeps } from '@switchyard/runtime';
+import { CommandError, loadArg, Logger, QueueWorker, WORKER_ENV, workerIdFrom, workerModels } from '@switchyard/runtime';
 import { importNodeLlamaCpp, LlamaJobEngine, type Llama, type LlamaJob } from '@switchyard/llama';
 import type { LlmWorkerEnv } from './worker-config';
 
@@ -22,9 +21,7 @@ export class LlmWorkerService implements OnApplicationBootstrap, OnApplicationSh
   readonly workerId: string;
   private readonly log = new Logger('llm-worker');
   private llama: Llama | undefined;
-  private publisher: Redis | undefined;
-  private subscriber: Redis | undefined;
-  private lifecycle: WorkerLifecycle<LlamaCppModelDescriptor, QueueHost<LlamaCppModelDescriptor, LlamaJob>> | undefined;
+  private worker: QueueWorker<LlamaCppModelDescriptor, LlamaJob> | undefined;
 
   constructor(@Inject(WORKER_ENV) private readonly env: LlmWorkerEnv) {
     this.workerId = workerIdFrom(env, 'llm');
@@ -32,37 +29,28 @@ export class LlmWorkerService implements OnApplicationBootstrap, OnApplicationSh
 
   async onApplicationBootstrap(): Promise<void> {
     const models = workerModels(this.env, 'llama.cpp');
-    this.publisher = createRedis(this.env.REDIS_URL, `switchyard-llm-pub-${this.workerId}`);
-    this.subscriber = createRedis(this.env.REDIS_URL, `switchyard-llm-sub-${this.workerId}`);
     const lib = await importNodeLlamaCpp();
     const gpu = this.env.LLAMA_GPU === 'false' ? false : this.env.LLAMA_GPU;
     // Never compile llama.cpp at run time: prebuilt binaries only.
     const llama = await lib.getLlama({ build: 'never', gpu: gpu as 'auto', logLevel: lib.LlamaLogLevel.error });
-    this.log.info('llama.cpp ready', { workerId: this.workerId, gpu: llama.gpu, models: models.map((m) => m.name) });
-    const cancels = new CancelListener(this.subscriber);
-    await cancels.start();
     this.llama = llama;
-    const deps: QueueHostDeps = { redisUrl: this.env.REDIS_URL, publisher: this.publisher, cancels, workerId: this.workerId, logger: this.log };
-    this.lifecycle = new WorkerLifecycle({
+    this.log.info('llama.cpp ready', { workerId: this.workerId, gpu: llama.gpu, models: models.map((m) => m.name) });
+    this.worker = await QueueWorker.start<LlamaCppModelDescriptor, LlamaJob>({
+      env: this.env,
       workerId: this.workerId,
       backend: 'llama.cpp',
-      publisher: this.publisher,
-      subscriber: this.subscriber,
+      kind: 'llm',
       models,
       log: this.log,
-      shutdownDrainMs: this.env.SHUTDOWN_DRAIN_MS,
       prepare: (base, args) => {
         const d = checkLoad(base, args);
-        return new QueueHost(d, new LlamaJobEngine(d, lib, llama), { backend: 'llama.cpp', concurrency: d.parallel, threads: d.threads }, deps);
+        return { descriptor: d, engine: new LlamaJobEngine(d, lib, llama), options: { concurrency: d.parallel, threads: d.threads } };
       },
     });
-    await this.lifecycle.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.lifecycle?.stop();
-    this.publisher?.disconnect();
-    this.subscriber?.disconnect();
+    await this.worker?.stop();
     await this.llama?.dispose();
   }
 }

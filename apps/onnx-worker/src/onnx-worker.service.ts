@@ -8,9 +8,8 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type Redis from 'ioredis';
 import type { LoadArgs, OnnxModelDescriptor, TaskJobData } from '@switchyard/contracts';
-import { CommandError, createRedis, loadArg, Logger, QueueHost, WORKER_ENV, WorkerLifecycle, workerIdFrom, workerModels, type QueueHostDeps } from '@switchyard/runtime';
+import { CommandError, loadArg, Logger, QueueWorker, WORKER_ENV, workerIdFrom, workerModels } from '@switchyard/runtime';
 import { OnnxJobEngine } from './onnx-job-engine';
 import { importTransformers } from './transformers';
 import type { OnnxWorkerEnv } from './worker-config';
@@ -19,9 +18,7 @@ import type { OnnxWorkerEnv } from './worker-config';
 export class OnnxWorkerService implements OnApplicationBootstrap, OnApplicationShutdown {
   readonly workerId: string;
   private readonly log = new Logger('onnx-worker');
-  private publisher: Redis | undefined;
-  private subscriber: Redis | undefined;
-  private lifecycle: WorkerLifecycle<OnnxModelDescriptor, QueueHost<OnnxModelDescriptor, TaskJobData>> | undefined;
+  private worker: QueueWorker<OnnxModelDescriptor, TaskJobData> | undefined;
 
   constructor(@Inject(WORKER_ENV) private readonly env: OnnxWorkerEnv) {
     this.workerId = workerIdFrom(env, 'onnx');
@@ -29,34 +26,27 @@ export class OnnxWorkerService implements OnApplicationBootstrap, OnApplicationS
 
   async onApplicationBootstrap(): Promise<void> {
     const models = workerModels(this.env, 'onnx');
-    this.publisher = createRedis(this.env.REDIS_URL, `switchyard-onnx-pub-${this.workerId}`);
-    this.subscriber = createRedis(this.env.REDIS_URL, `switchyard-onnx-sub-${this.workerId}`);
     const lib = await importTransformers();
     const device = this.env.ONNX_DEVICE === 'cuda' ? 'cuda' : 'cpu';
-    const deps: QueueHostDeps = { redisUrl: this.env.REDIS_URL, publisher: this.publisher, workerId: this.workerId, logger: this.log };
     this.log.info('onnx runtime ready', { workerId: this.workerId, device, models: models.map((m) => m.name) });
-    this.lifecycle = new WorkerLifecycle({
+    this.worker = await QueueWorker.start<OnnxModelDescriptor, TaskJobData>({
+      env: this.env,
       workerId: this.workerId,
       backend: 'onnx',
-      publisher: this.publisher,
-      subscriber: this.subscriber,
+      kind: 'onnx',
       models,
       log: this.log,
-      shutdownDrainMs: this.env.SHUTDOWN_DRAIN_MS,
       prepare: (base, args) => {
-        const descriptor = applyArgs(base, args);
-        const file = join(descriptor.path, descriptor.file);
+        const d = applyArgs(base, args);
+        const file = join(d.path, d.file);
         if (!existsSync(file)) throw new CommandError(400, 'model_file_missing', `The model file for '${base.name}' does not exist: ${file}`);
-        return new QueueHost(descriptor, new OnnxJobEngine(descriptor, lib, device), { backend: 'onnx', concurrency: descriptor.parallel, threads: descriptor.threads }, deps);
+        return { descriptor: d, engine: new OnnxJobEngine(d, lib, device), options: { concurrency: d.parallel, threads: d.threads } };
       },
     });
-    await this.lifecycle.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.lifecycle?.stop();
-    this.publisher?.disconnect();
-    this.subscriber?.disconnect();
+    await this.worker?.stop();
   }
 }
 

@@ -1,13 +1,12 @@
 /**
  * The upstream worker: serves every upstream model of the models file (or WORKER_MODELS), each a
- * QueueHost running the upstream engine (libs/upstream). The shared WorkerLifecycle sends the
+ * QueueHost running the upstream engine (libs/upstream). The shared QueueWorker sends the
  * heartbeats gateways route by, answers admin commands (an upstream model is always served: a load
  * is done at once, an unload refused) and drains on shutdown.
  */
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import type Redis from 'ioredis';
 import type { UpstreamJobData, UpstreamModelDescriptor } from '@switchyard/contracts';
-import { CancelListener, createRedis, Logger, QueueHost, serverErrorEvent, WORKER_ENV, WorkerLifecycle, workerIdFrom, workerModels, type QueueHostDeps } from '@switchyard/runtime';
+import { Logger, QueueWorker, serverErrorEvent, WORKER_ENV, workerIdFrom, workerModels } from '@switchyard/runtime';
 import { UpstreamJobEngine } from '@switchyard/upstream';
 import type { UpstreamWorkerEnv } from './upstream-worker-config';
 
@@ -17,9 +16,7 @@ const stopping = (): ReturnType<typeof serverErrorEvent> => serverErrorEvent(503
 export class UpstreamWorkerService implements OnApplicationBootstrap, OnApplicationShutdown {
   readonly workerId: string;
   private readonly log = new Logger('upstream-worker');
-  private publisher: Redis | undefined;
-  private subscriber: Redis | undefined;
-  private lifecycle: WorkerLifecycle<UpstreamModelDescriptor, QueueHost<UpstreamModelDescriptor, UpstreamJobData>> | undefined;
+  private worker: QueueWorker<UpstreamModelDescriptor, UpstreamJobData> | undefined;
 
   constructor(@Inject(WORKER_ENV) private readonly env: UpstreamWorkerEnv) {
     this.workerId = workerIdFrom(env, 'upstream');
@@ -36,30 +33,21 @@ export class UpstreamWorkerService implements OnApplicationBootstrap, OnApplicat
         }
       }
     }
-    this.publisher = createRedis(this.env.REDIS_URL, `switchyard-upstream-pub-${this.workerId}`);
-    this.subscriber = createRedis(this.env.REDIS_URL, `switchyard-upstream-sub-${this.workerId}`);
-    const cancels = new CancelListener(this.subscriber);
-    await cancels.start();
-    const deps: QueueHostDeps = { redisUrl: this.env.REDIS_URL, publisher: this.publisher, cancels, workerId: this.workerId, logger: this.log };
-    this.lifecycle = new WorkerLifecycle({
+    this.worker = await QueueWorker.start<UpstreamModelDescriptor, UpstreamJobData>({
+      env: this.env,
       workerId: this.workerId,
       backend: 'upstream',
-      publisher: this.publisher,
-      subscriber: this.subscriber,
+      kind: 'upstream',
       models,
       log: this.log,
-      shutdownDrainMs: this.env.SHUTDOWN_DRAIN_MS,
       fixedModels: (model) => `'${model}' is served by an upstream server: it is not loaded or unloaded (remove it from the models file, or stop the upstream worker).`,
       // Never idle-unloaded: nothing is held.
-      prepare: (m) => new QueueHost({ ...m, keepAliveMs: -1 }, new UpstreamJobEngine(m, this.log), { backend: 'upstream', concurrency: m.concurrency, threads: 0, stoppedEvent: stopping }, deps),
+      prepare: (m) => ({ descriptor: { ...m, keepAliveMs: -1 }, engine: new UpstreamJobEngine(m, this.log), options: { concurrency: m.concurrency, threads: 0, stoppedEvent: stopping } }),
     });
-    await this.lifecycle.start();
     this.log.info('upstream worker ready', { workerId: this.workerId, models: models.map((m) => m.name) });
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.lifecycle?.stop();
-    this.publisher?.disconnect();
-    this.subscriber?.disconnect();
+    await this.worker?.stop();
   }
 }

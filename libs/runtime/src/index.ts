@@ -22,3 +22,4 @@ export * from './owner-watch';
 export * from './model-engine';
 export * from './queue-host';
 export * from './boot-worker';
+export * from './queue-worker';
