@@ -5,7 +5,7 @@
  * past its drain frees the model under the jobs left, and they report it.
  */
 import type { OnnxModelDescriptor, TaskJobData } from '@switchyard/contracts';
-import { kindList, type JobContext, type JobOutcome, type KindHandler, type KindHandlers, type ModelEngine } from '@switchyard/runtime';
+import { kindList, type JobContext, type JobOutcome, type KindHandlers, type ModelEngine } from '@switchyard/runtime';
 import { MODEL_TYPES } from './model-types';
 import type { ServedModel } from './model-types/model-type';
 import type { TransformersModule } from './transformers';
@@ -35,8 +35,11 @@ export class OnnxJobEngine implements ModelEngine<TaskJobData> {
   ) {
     this.failure = { code: 'inference_failed', message: `The model '${descriptor.name}' failed while processing this request.` };
     // Every kind runs the same way; the model type rejects a kind that is not its task's.
-    const task: KindHandler<TaskJobData> = { run: (job, ctx) => this.run(job, ctx) };
-    this.handlers = { embeddings: task, classify: task, rerank: task };
+    this.handlers = {
+      embeddings: { run: (job, ctx) => this.run(job, ctx) },
+      classify: { run: (job, ctx) => this.run(job, ctx) },
+      rerank: { run: (job, ctx) => this.run(job, ctx) },
+    };
   }
 
   async load(): Promise<void> {
@@ -67,7 +70,7 @@ export class OnnxJobEngine implements ModelEngine<TaskJobData> {
     this.served = undefined;
   }
 
-  private async run(job: TaskJobData, ctx: JobContext): Promise<JobOutcome> {
+  private async run(job: TaskJobData, ctx: JobContext): Promise<JobOutcome<TaskJobData['kind']>> {
     const served = this.served;
     if (!served) throw new Error('the model is not loaded');
     this.preparing++;

@@ -1,4 +1,5 @@
-import type { ToolCall } from './jobs';
+import type { TokenAnswer, ToolCall } from './jobs';
+import type { TaskResult } from './onnx-jobs';
 
 /**
  * Backend-neutral events a worker emits for one job. The gateway alone turns them into OpenAI's
@@ -92,13 +93,27 @@ export interface ErrorEvent {
  * The whole answer of a job that does not stream (token tools, embeddings, classification, rerank),
  * as JSON; the last event of such a job.
  */
-export interface ResultEvent {
+export interface ResultEvent<D extends ResultData = ResultData> {
   type: 'result';
   seq: number;
   /** The worker that answered, when it says (task jobs report it for the X-Switchyard-Worker header). */
   workerId?: string;
-  data: unknown;
+  data: D;
 }
+
+/**
+ * What a result carries, by job kind: a token tool's answer, a task's result, or an upstream's
+ * whole OpenAI response (passed through as JSON, with the client's model name).
+ */
+export interface JobResults {
+  tokens: TokenAnswer;
+  embeddings: TaskResult;
+  classify: TaskResult;
+  rerank: TaskResult;
+  upstream: Record<string, unknown>;
+}
+
+export type ResultData = JobResults[keyof JobResults];
 
 export type JobEvent = StartEvent | DeltaEvent | DoneEvent | ResultEvent | ErrorEvent;
 

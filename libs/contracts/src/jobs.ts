@@ -105,6 +105,13 @@ export type TokenRequest =
   | { op: 'apply-template'; messages: ChatMessage[]; tools?: ToolDefinition[] }
   | { op: 'logits'; text: string; top: number; sampling?: SamplingParams };
 
+/** A token tool's answer, by op: token ids (with their pieces when asked), text, a prompt, or piece -> probability. */
+export type TokenAnswer =
+  | { tokens: number[] | Array<{ id: number; piece: string }> }
+  | { content: string }
+  | { prompt: string }
+  | Record<string, number>;
+
 export interface TokenJobData {
   kind: 'tokens';
   model: string;

@@ -5,7 +5,7 @@
  * best free sequence and reports events through a sink. The llm worker's ModelHost drives it from a
  * BullMQ queue; the remote runner drives it from its gRPC stream.
  */
-import type { EmbeddingsJobData, EmbeddingsResult, LlamaCppModelDescriptor, LlmJobData, StartEvent, TokenJobData } from '@switchyard/contracts';
+import type { EmbeddingsJobData, EmbeddingsResult, LlamaCppModelDescriptor, LlmJobData, StartEvent, TokenAnswer, TokenJobData } from '@switchyard/contracts';
 import { runEmbeddings } from './embeddings';
 import { cachedPrefix, runGeneration } from './generation';
 import { GenerationRejected } from './generation-errors';
@@ -123,7 +123,7 @@ export class LlamaEngine {
   }
 
   /** Tokenize, detokenize, templates and logits (token tools). */
-  async answerTokens(request: TokenJobData['request']): Promise<unknown> {
+  async answerTokens(request: TokenJobData['request']): Promise<TokenAnswer> {
     if (request.op === 'logits' && !this.context) {
       throw new GenerationRejected(`The model '${this.descriptor.name}' is an embedding model and has no next-token distribution.`, 'model_not_supported', 'model');
     }

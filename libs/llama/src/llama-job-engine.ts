@@ -4,7 +4,7 @@
  * worker hosts it behind the model's BullMQ queue (QueueHost), the runner behind its gRPC stream.
  */
 import type { EmbeddingsJobData, LlamaCppModelDescriptor, LlmJobData, LlmQueueJob } from '@switchyard/contracts';
-import { kindList, type JobContext, type JobOutcome, type KindHandler, type KindHandlers, type ModelEngine } from '@switchyard/runtime';
+import { kindList, type JobContext, type JobOutcome, type KindHandlers, type ModelEngine } from '@switchyard/runtime';
 import { LlamaEngine } from './llama-engine';
 import type { Llama, NodeLlamaCppModule } from './node-llama-cpp';
 
@@ -21,10 +21,9 @@ export class LlamaJobEngine implements ModelEngine<LlamaJob> {
 
   constructor(descriptor: LlamaCppModelDescriptor, lib: NodeLlamaCppModule, llama: Llama) {
     this.engine = new LlamaEngine(descriptor, lib, llama);
-    const generation: KindHandler<LlmJobData> = { cancellable: true, run: (job, ctx) => this.generate(job, ctx) };
     this.handlers = {
-      chat: generation,
-      completion: generation,
+      chat: { cancellable: true, run: (job, ctx) => this.generate(job, ctx) },
+      completion: { cancellable: true, run: (job, ctx) => this.generate(job, ctx) },
       tokens: { run: async (job, ctx) => ({ type: 'result', workerId: ctx.workerId, data: await this.engine.answerTokens(job.request) }) },
       embeddings: {
         run: async (job, ctx) => {
@@ -48,7 +47,7 @@ export class LlamaJobEngine implements ModelEngine<LlamaJob> {
     return { path: d.path, contextSize: d.contextSize, parallel: d.parallel, threads: d.threads, ...this.engine.describe() };
   }
 
-  private async generate(job: LlmJobData, ctx: JobContext): Promise<JobOutcome> {
+  private async generate(job: LlmJobData, ctx: JobContext): Promise<JobOutcome<LlmJobData['kind']>> {
     const abort = new AbortController();
     const stop = (): void => abort.abort();
     if (ctx.signal.aborted) stop();

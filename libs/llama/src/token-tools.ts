@@ -2,7 +2,7 @@
  * Token tools on a loaded model: tokenize, detokenize, render a chat through the template, and the
  * most likely next tokens for a prompt (with the raw distribution or after the request's samplers).
  */
-import type { TokenRequest } from '@switchyard/contracts';
+import type { TokenAnswer, TokenRequest } from '@switchyard/contracts';
 import type { DecodeGate } from './decode-gate';
 import { eraseAfter } from './generation';
 import { GenerationRejected } from './generation-errors';
@@ -27,7 +27,7 @@ function tokenize(model: LlamaModel, text: string, addSpecial: boolean, parseSpe
   return tokens;
 }
 
-export async function answerTokenRequest(ctx: TokenToolsContext, request: TokenRequest): Promise<unknown> {
+export async function answerTokenRequest(ctx: TokenToolsContext, request: TokenRequest): Promise<TokenAnswer> {
   const { model } = ctx;
   switch (request.op) {
     case 'tokenize': {

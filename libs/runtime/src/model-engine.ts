@@ -5,7 +5,7 @@
  * returns how the job ended; `runKind` turns a missing handler, a Rejection or any other failure
  * into the error event, the same way for every host.
  */
-import type { DeltaEvent, DoneEvent, ErrorEvent, ResultEvent, StartEvent, UnsequencedEvent } from '@switchyard/contracts';
+import type { DeltaEvent, DoneEvent, ErrorEvent, JobResults, ResultData, ResultEvent, StartEvent, UnsequencedEvent } from '@switchyard/contracts';
 import { rejectionEvent, serverErrorEvent, type UnsequencedError } from './job-errors';
 import type { Logger } from './logger';
 import { Rejection } from './rejection';
@@ -23,14 +23,20 @@ export interface JobContext {
   cancelFlagged(): Promise<boolean>;
 }
 
-/** How a job ended: its terminal event, or undefined when it was aborted (nothing more to send). */
-export type JobOutcome = UnsequencedEvent<DoneEvent | ResultEvent> | undefined;
+/**
+ * How a job of kind K ended: its terminal event (a result typed by kind, see JobResults), or
+ * undefined when it was aborted (nothing more to send).
+ */
+export type JobOutcome<K extends string = string> =
+  | UnsequencedEvent<DoneEvent>
+  | UnsequencedEvent<ResultEvent<K extends keyof JobResults ? JobResults[K] : ResultData>>
+  | undefined;
 
 /** A terminal event as a host sends it, or nothing for an aborted job. */
 export type JobEnd = UnsequencedEvent<DoneEvent | ResultEvent | ErrorEvent> | undefined;
 
-export interface KindHandler<J> {
-  run(job: J, ctx: JobContext): Promise<JobOutcome>;
+export interface KindHandler<J extends { kind: string }> {
+  run(job: J, ctx: JobContext): Promise<JobOutcome<J['kind']>>;
   /**
    * Client cancels reach it (generations, upstream calls). Answers that take milliseconds skip the
    * cancel registration and the flag's round trip.
@@ -87,7 +93,7 @@ export async function runKind<J extends { kind: string }>(
 
 /** True for a kind whose handler asks for client cancels. */
 export function isCancellable(handlers: object, kind: string): boolean {
-  return (handlers as Record<string, KindHandler<unknown> | undefined>)[kind]?.cancellable === true;
+  return (handlers as Record<string, KindHandler<{ kind: string }> | undefined>)[kind]?.cancellable === true;
 }
 
 /** The kinds of a job union as a list, from a record the compiler checks is complete. */

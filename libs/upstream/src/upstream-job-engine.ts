@@ -39,7 +39,7 @@ export class UpstreamJobEngine implements ModelEngine<UpstreamJobData> {
     return { deployments: d.deployments.map((x) => `${x.baseUrl} (${x.model})`), routing: d.routing };
   }
 
-  private async run(job: UpstreamJobData, ctx: JobContext): Promise<JobOutcome> {
+  private async run(job: UpstreamJobData, ctx: JobContext): Promise<JobOutcome<'upstream'>> {
     if (await ctx.cancelFlagged()) return undefined;
     ctx.emit({ type: 'start', workerId: ctx.workerId, promptTokens: 0 });
     let answer: Record<string, unknown> | undefined;
