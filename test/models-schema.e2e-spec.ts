@@ -1,5 +1,5 @@
 /**
- * A models file with a misspelled key stops `npm start` (the launcher) and a worker at start with
+ * A models file with a misspelled key stops `npm start` (the launcher), the gateway and every worker at start with
  * one line naming the key, its model and the key meant, and no stack (issue #10).
  */
 import { spawnSync } from 'node:child_process';
@@ -16,7 +16,10 @@ describe('a misspelled models-file key at start', () => {
 
   it.each([
     ['launcher', 'switchyard'],
+    ['gateway', 'gateway'],
     ['llm-worker', 'llm-worker'],
+    ['onnx-worker', 'onnx-worker'],
+    ['upstream-worker', 'upstream-worker'],
   ])('stops the %s with one line naming it', (app, prefix) => {
     const run = spawnSync(process.execPath, [join(ROOT, `dist/apps/${app}/src/main.js`)], {
       env: { ...process.env, MODELS_FILE: file, REDIS_URL: 'redis://127.0.0.1:1', LOG_LEVEL: 'warn' },

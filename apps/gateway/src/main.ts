@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { EnvError, handleShutdown, loadEnv, Logger, ModelsFileError, splitList } from '@switchyard/runtime';
+import { EnvError, handleShutdown, loadEnv, loadModelsFile, Logger, ModelsFileError, splitList } from '@switchyard/runtime';
 import { GatewayEnv } from './gateway-config';
 import { GatewayModule } from './gateway.module';
 import { jsonBody } from './json-body.middleware';
@@ -12,6 +12,8 @@ const log = new Logger('gateway');
 
 async function main(): Promise<void> {
   const env = loadEnv(GatewayEnv);
+  // A bad models file is one clear line here, not an error from inside Nest's injector.
+  loadModelsFile(env.MODELS_FILE);
   const app = await NestFactory.create<NestExpressApplication>(GatewayModule.withEnv(env), {
     bodyParser: false,
     logger: ['error', 'warn'],

@@ -37,6 +37,8 @@ export function bootWorker<E extends WorkerEnv>(app: WorkerApp<E>): void {
   const start = async (): Promise<void> => {
     assertHandlesKinds(app.backend, app.handledKinds);
     const env = loadEnv(app.env);
+    // A bad models file is one clear line here, not an error from inside Nest's injector.
+    loadModelsFile(env.MODELS_FILE);
     const context = await NestFactory.createApplicationContext(
       { module: WorkerAppModule, providers: [app.service, { provide: WORKER_ENV, useValue: env }] },
       { logger: ['error', 'warn'], abortOnError: false },
