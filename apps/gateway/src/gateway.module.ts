@@ -1,57 +1,37 @@
-/** The gateway app: OpenAI HTTP API in front of the queues. It never runs a model. */
+/**
+ * The gateway app: OpenAI HTTP API in front of the queues. It never runs a model.
+ *
+ * One folder per feature (chat, tasks, tokens, models, admin, runner-bridge), each with its module,
+ * controllers, DTOs and formatter; `core/` holds what they share (CoreModule, global). A new
+ * feature (audio, images) is a folder with its module, listed below: its controllers inject
+ * InferenceService and ModelCatalogService from core and write OpenAI's shapes themselves.
+ */
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
-import { AdminController } from './admin.controller';
-import { ApiKeyGuard } from './api-key.guard';
-import { ChatCompletionsController } from './chat-completions.controller';
-import { CompletionsController } from './completions.controller';
-import { EmbeddingsController } from './embeddings.controller';
-import { GATEWAY_ENV, type GatewayEnv } from './gateway-config';
-import { GatewayHeartbeat } from './gateway-heartbeat.service';
-import { HealthController } from './health.controller';
-import { InferenceService } from './inference.service';
-import { JobEventsSubscriber } from './job-events.subscriber';
-import { ModelCatalogService } from './model-catalog.service';
-import { ModelControlService } from './model-control.service';
-import { ModelsController } from './models.controller';
-import { ModerationsController } from './moderations.controller';
-import { OpenAIErrorFilter } from './openai-error.filter';
-import { RedisConnections } from './redis-connections';
-import { RedisSubscriptions } from './redis-subscriptions';
-import { RerankController } from './rerank.controller';
-import { RunnerGatewayService } from './runner-gateway.service';
-import { TokensController } from './tokens.controller';
-import { WorkerRegistry } from './worker-registry.service';
+import { AdminModule } from './admin/admin.module';
+import { ChatModule } from './chat/chat.module';
+import { ApiKeyGuard } from './core/api-key.guard';
+import { CoreModule } from './core/core.module';
+import type { GatewayEnv } from './core/gateway-config';
+import { OpenAIErrorFilter } from './core/openai-error.filter';
+import { ModelsModule } from './models/models.module';
+import { RunnerBridgeModule } from './runner-bridge/runner-bridge.module';
+import { TasksModule } from './tasks/tasks.module';
+import { TokensModule } from './tokens/tokens.module';
 
-@Module({
-  controllers: [
-    ModelsController,
-    ChatCompletionsController,
-    CompletionsController,
-    EmbeddingsController,
-    ModerationsController,
-    RerankController,
-    TokensController,
-    AdminController,
-    HealthController,
-  ],
-  providers: [
-    RedisConnections,
-    GatewayHeartbeat,
-    WorkerRegistry,
-    RedisSubscriptions,
-    JobEventsSubscriber,
-    ModelControlService,
-    InferenceService,
-    ModelCatalogService,
-    RunnerGatewayService,
-    { provide: APP_GUARD, useClass: ApiKeyGuard },
-    { provide: APP_FILTER, useClass: OpenAIErrorFilter },
-  ],
-})
+const FEATURES = [ModelsModule, ChatModule, TasksModule, TokensModule, AdminModule, RunnerBridgeModule];
+
+@Module({})
 export class GatewayModule {
   /** The environment is validated once, in main, before Nest starts (a bad variable is one clear line). */
   static withEnv(env: GatewayEnv): DynamicModule {
-    return { module: GatewayModule, providers: [{ provide: GATEWAY_ENV, useValue: env }] };
+    return {
+      module: GatewayModule,
+      imports: [CoreModule.withEnv(env), ...FEATURES],
+      providers: [
+        { provide: APP_GUARD, useClass: ApiKeyGuard },
+        { provide: APP_FILTER, useClass: OpenAIErrorFilter },
+      ],
+    };
   }
 }

@@ -3,10 +3,10 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { EnvError, handleShutdown, loadEnv, loadModelsFile, Logger, ModelsFileError, splitList } from '@switchyard/runtime';
-import { GatewayEnv } from './gateway-config';
+import { GatewayEnv } from './core/gateway-config';
 import { GatewayModule } from './gateway.module';
-import { jsonBody } from './json-body.middleware';
-import { createValidationPipe } from './validation';
+import { jsonBody } from './core/json-body.middleware';
+import { createValidationPipe } from './core/validation';
 
 const log = new Logger('gateway');
 

@@ -1,0 +1,7 @@
+/** Chat completions and completions: DTOs, job building (local and pass-through), OpenAI's chunks and SSE. */
+import { Module } from '@nestjs/common';
+import { ChatCompletionsController } from './chat-completions.controller';
+import { CompletionsController } from './completions.controller';
+
+@Module({ controllers: [ChatCompletionsController, CompletionsController] })
+export class ChatModule {}

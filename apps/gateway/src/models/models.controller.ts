@@ -1,0 +1,34 @@
+/**
+ * GET /v1/models and /v1/models/{id}: what is servable now (loaded somewhere, or configured and
+ * loadable on demand by a live worker), in OpenAI's shapes plus Switchyard's extras.
+ */
+import { Controller, Get, Param } from '@nestjs/common';
+import { fleetModels, toOpenAIModel, type FleetModel } from './fleet-view';
+import { ModelCatalogService } from '../core/model-catalog.service';
+import { OpenAIError } from '../core/openai-error';
+import { WorkerRegistry } from '../core/worker-registry.service';
+
+@Controller('v1/models')
+export class ModelsController {
+  constructor(
+    private readonly catalog: ModelCatalogService,
+    private readonly registry: WorkerRegistry,
+  ) {}
+
+  private async servable(): Promise<FleetModel[]> {
+    return fleetModels(this.catalog.models, await this.registry.workers()).filter((m) => m.state !== 'unavailable');
+  }
+
+  @Get()
+  async list(): Promise<object> {
+    return { object: 'list', data: (await this.servable()).map((m) => toOpenAIModel(m)) };
+  }
+
+  @Get(':id')
+  async get(@Param('id') id: string): Promise<object> {
+    const d = this.catalog.find(id);
+    const m = d && (await this.servable()).find((x) => x.descriptor.name === d.name);
+    if (!m) throw OpenAIError.modelNotFound(id);
+    return toOpenAIModel(m, id);
+  }
+}
