@@ -3,15 +3,25 @@
  * neutral events; only this file knows what OpenAI's JSON looks like.
  */
 import { randomBytes } from 'node:crypto';
+import type OpenAI from 'openai';
 import type { DeltaEvent, FinishReason, TokenLogprob, ToolCall, Usage } from '@switchyard/contracts';
 
-export interface OpenAIUsage {
-  prompt_tokens: number;
-  completion_tokens: number;
-  total_tokens: number;
+/** OpenAI's usage, with the details Switchyard always fills. */
+export type OpenAIUsage = OpenAI.CompletionUsage & {
   prompt_tokens_details: { cached_tokens: number };
   completion_tokens_details: { reasoning_tokens: number };
-}
+};
+
+/** Switchyard's extra on chat messages and deltas: the model's reasoning text (as vLLM and llama-server name it). */
+type WithReasoning<T> = T & { reasoning_content?: string };
+type ChatChunkChoice = Omit<OpenAI.ChatCompletionChunk.Choice, 'delta'> & { delta: WithReasoning<OpenAI.ChatCompletionChunk.Choice.Delta> };
+export type ChatChunk = Omit<OpenAI.ChatCompletionChunk, 'choices' | 'usage'> & { choices: ChatChunkChoice[]; usage?: OpenAIUsage | null };
+export type ChatResponse = Omit<OpenAI.ChatCompletion, 'choices'> & {
+  choices: Array<Omit<OpenAI.ChatCompletion.Choice, 'message'> & { message: WithReasoning<OpenAI.ChatCompletionMessage> }>;
+};
+/** A streamed completion chunk: OpenAI's Completion, whose choices carry `finish_reason: null` until the last. */
+type CompletionChunkChoice = Omit<OpenAI.CompletionChoice, 'finish_reason'> & { finish_reason: OpenAI.CompletionChoice['finish_reason'] | null };
+export type CompletionChunk = Omit<OpenAI.Completion, 'choices' | 'usage'> & { choices: CompletionChunkChoice[]; usage?: OpenAIUsage | null };
 
 export function toOpenAIUsage(u: Usage): OpenAIUsage {
   return {
@@ -36,15 +46,15 @@ export interface ChoiceResult {
 }
 
 /** Everything that differs between /v1/chat/completions and /v1/completions. */
-export interface ResponseFormatter {
+export interface ResponseFormatter<Chunk extends object = object, Full extends object = object> {
   /** Chunks sent once streaming starts (chat announces the assistant role per choice). */
-  opening(choices: number): object[];
+  opening(choices: number): Chunk[];
   /** The echoed prompt of a completion, sent before its first token. */
-  echo(index: number, text: string): object | undefined;
-  delta(index: number, delta: DeltaEvent): object | undefined;
-  finish(index: number, reason: FinishReason): object;
-  usage(usage: OpenAIUsage): object;
-  complete(choices: ChoiceResult[], usage: OpenAIUsage): object;
+  echo(index: number, text: string): Chunk | undefined;
+  delta(index: number, delta: DeltaEvent): Chunk | undefined;
+  finish(index: number, reason: FinishReason): Chunk;
+  usage(usage: OpenAIUsage): Chunk;
+  complete(choices: ChoiceResult[], usage: OpenAIUsage): Full;
 }
 
 function newId(prefix: string): string {
@@ -52,7 +62,7 @@ function newId(prefix: string): string {
 }
 
 /** Id, timestamps and the envelope every chunk and response of one request shares. */
-abstract class BaseFormatter implements ResponseFormatter {
+abstract class BaseFormatter<Choice, Chunk extends { choices: Choice[] }, Full extends object> implements ResponseFormatter<Chunk, Full> {
   protected readonly id: string;
   protected readonly created = Math.floor(Date.now() / 1000);
 
@@ -68,8 +78,9 @@ abstract class BaseFormatter implements ResponseFormatter {
     this.id = newId(idPrefix);
   }
 
-  protected chunk(choices: object[]): object {
-    return {
+  /** The envelope; each subclass fixes Chunk to OpenAI's type for its `object` name. */
+  protected chunk(choices: Choice[]): Chunk {
+    const envelope = {
       id: this.id,
       object: this.chunkObject,
       created: this.created,
@@ -77,23 +88,24 @@ abstract class BaseFormatter implements ResponseFormatter {
       choices,
       ...(this.includeUsage ? { usage: null } : {}),
     };
+    return envelope as unknown as Chunk;
   }
 
-  usage(usage: OpenAIUsage): object {
+  usage(usage: OpenAIUsage): Chunk {
     return { ...this.chunk([]), usage };
   }
 
-  echo(_index: number, _text: string): object | undefined {
+  echo(_index: number, _text: string): Chunk | undefined {
     return undefined;
   }
 
-  abstract opening(choices: number): object[];
-  abstract delta(index: number, delta: DeltaEvent): object | undefined;
-  abstract finish(index: number, reason: FinishReason): object;
-  abstract complete(choices: ChoiceResult[], usage: OpenAIUsage): object;
+  abstract opening(choices: number): Chunk[];
+  abstract delta(index: number, delta: DeltaEvent): Chunk | undefined;
+  abstract finish(index: number, reason: FinishReason): Chunk;
+  abstract complete(choices: ChoiceResult[], usage: OpenAIUsage): Full;
 }
 
-function chatLogprobs(entries: readonly TokenLogprob[]): object {
+function chatLogprobs(entries: readonly TokenLogprob[]): OpenAI.ChatCompletion.Choice.Logprobs {
   return {
     content: entries.map((e) => ({
       token: e.token,
@@ -105,25 +117,25 @@ function chatLogprobs(entries: readonly TokenLogprob[]): object {
   };
 }
 
-export class ChatFormatter extends BaseFormatter {
+export class ChatFormatter extends BaseFormatter<ChatChunkChoice, ChatChunk, ChatResponse> {
   constructor(model: string, includeUsage: boolean, wantLogprobs = false) {
     super('chatcmpl', 'chat.completion.chunk', model, includeUsage, wantLogprobs);
   }
 
-  opening(choices: number): object[] {
+  opening(choices: number): ChatChunk[] {
     return Array.from({ length: choices }, (_, index) =>
       this.chunk([{ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]),
     );
   }
 
-  delta(index: number, event: DeltaEvent): object | undefined {
-    const delta: Record<string, unknown> = {};
+  delta(index: number, event: DeltaEvent): ChatChunk | undefined {
+    const delta: ChatChunkChoice['delta'] = {};
     if (event.text.length > 0) delta.content = event.text;
     if (event.reasoning) delta.reasoning_content = event.reasoning;
     if (event.toolCalls?.length) {
       delta.tool_calls = event.toolCalls.map((c) => ({
         index: c.index,
-        ...(c.id !== undefined ? { id: c.id, type: 'function' } : {}),
+        ...(c.id !== undefined ? { id: c.id, type: 'function' as const } : {}),
         function: { ...(c.name !== undefined ? { name: c.name } : {}), arguments: c.arguments ?? '' },
       }));
     }
@@ -132,11 +144,11 @@ export class ChatFormatter extends BaseFormatter {
     return this.chunk([{ index, delta, logprobs, finish_reason: null }]);
   }
 
-  finish(index: number, reason: FinishReason): object {
+  finish(index: number, reason: FinishReason): ChatChunk {
     return this.chunk([{ index, delta: {}, logprobs: null, finish_reason: reason }]);
   }
 
-  complete(choices: ChoiceResult[], usage: OpenAIUsage): object {
+  complete(choices: ChoiceResult[], usage: OpenAIUsage): ChatResponse {
     return {
       id: this.id,
       object: 'chat.completion',
@@ -151,7 +163,7 @@ export class ChatFormatter extends BaseFormatter {
           refusal: null,
           ...(c.reasoning.length > 0 ? { reasoning_content: c.reasoning } : {}),
           ...(c.toolCalls.length > 0
-            ? { tool_calls: c.toolCalls.map((t) => ({ id: t.id, type: 'function', function: { name: t.name, arguments: t.arguments } })) }
+            ? { tool_calls: c.toolCalls.map((t) => ({ id: t.id, type: 'function' as const, function: { name: t.name, arguments: t.arguments } })) }
             : {}),
         },
         logprobs: this.wantLogprobs && c.logprobs ? chatLogprobs(c.logprobs) : null,
@@ -163,7 +175,7 @@ export class ChatFormatter extends BaseFormatter {
 }
 
 /** The legacy completions `logprobs` object; offsets count characters from the start of the text. */
-function legacyLogprobs(entries: readonly TokenLogprob[], startOffset: number): object {
+function legacyLogprobs(entries: readonly TokenLogprob[], startOffset: number): OpenAI.CompletionChoice.Logprobs {
   const offsets: number[] = [];
   let at = startOffset;
   for (const e of entries) {
@@ -178,7 +190,7 @@ function legacyLogprobs(entries: readonly TokenLogprob[], startOffset: number): 
   };
 }
 
-export class CompletionFormatter extends BaseFormatter {
+export class CompletionFormatter extends BaseFormatter<CompletionChunkChoice, CompletionChunk, OpenAI.Completion> {
   /** Characters sent so far per choice, for `text_offset`. */
   private readonly offsets = new Map<number, number>();
 
@@ -186,7 +198,7 @@ export class CompletionFormatter extends BaseFormatter {
     super('cmpl', 'text_completion', model, includeUsage, wantLogprobs);
   }
 
-  opening(): object[] {
+  opening(): CompletionChunk[] {
     return [];
   }
 
@@ -196,23 +208,23 @@ export class CompletionFormatter extends BaseFormatter {
     return at;
   }
 
-  override echo(index: number, text: string): object {
+  override echo(index: number, text: string): CompletionChunk {
     this.advance(index, text);
     return this.chunk([{ index, text, logprobs: null, finish_reason: null }]);
   }
 
-  delta(index: number, event: DeltaEvent): object | undefined {
+  delta(index: number, event: DeltaEvent): CompletionChunk | undefined {
     const at = this.advance(index, event.text);
     const logprobs = this.wantLogprobs && event.logprobs?.length ? legacyLogprobs(event.logprobs, at) : null;
     if (event.text.length === 0 && logprobs === null) return undefined;
     return this.chunk([{ index, text: event.text, logprobs, finish_reason: null }]);
   }
 
-  finish(index: number, reason: FinishReason): object {
-    return this.chunk([{ index, text: '', logprobs: null, finish_reason: reason }]);
+  finish(index: number, reason: FinishReason): CompletionChunk {
+    return this.chunk([{ index, text: '', logprobs: null, finish_reason: completionFinish(reason) }]);
   }
 
-  complete(choices: ChoiceResult[], usage: OpenAIUsage): object {
+  complete(choices: ChoiceResult[], usage: OpenAIUsage): OpenAI.Completion {
     return {
       id: this.id,
       object: 'text_completion',
@@ -224,10 +236,15 @@ export class CompletionFormatter extends BaseFormatter {
           index,
           text: echo + c.text,
           logprobs: this.wantLogprobs ? legacyLogprobs(c.logprobs ?? [], echo.length) : null,
-          finish_reason: c.finishReason,
+          finish_reason: completionFinish(c.finishReason),
         };
       }),
       usage,
     };
   }
+}
+
+/** Completions have no tools, so a completion never ends with `tool_calls`; the type says so. */
+function completionFinish(reason: FinishReason): OpenAI.CompletionChoice['finish_reason'] {
+  return reason === 'tool_calls' ? 'stop' : reason;
 }

@@ -2,6 +2,7 @@
  * What the fleet can serve, model by model: the models file joined with worker heartbeats. Shared
  * by /v1/models and the admin API.
  */
+import type OpenAI from 'openai';
 import type { ModelDescriptor, WorkerHeartbeat } from '@switchyard/contracts';
 
 export type FleetModelState = 'loaded' | 'loading' | 'available' | 'unavailable';
@@ -32,7 +33,9 @@ export function fleetModels(models: readonly ModelDescriptor[], workers: WorkerH
 }
 
 /** OpenAI's model object plus Switchyard's extras (clients ignore unknown fields). */
-export function toOpenAIModel(m: FleetModel, id = m.descriptor.name): object {
+export type ModelObject = OpenAI.Model & { state: FleetModelState; backend: string; context_length: number; aliases: readonly string[] };
+
+export function toOpenAIModel(m: FleetModel, id = m.descriptor.name): ModelObject {
   const d = m.descriptor;
   const ready = m.workers.find((w) => w.state === 'ready');
   return {

@@ -3,7 +3,7 @@
  * loadable on demand by a live worker), in OpenAI's shapes plus Switchyard's extras.
  */
 import { Controller, Get, Param } from '@nestjs/common';
-import { fleetModels, toOpenAIModel, type FleetModel } from './fleet-view';
+import { fleetModels, toOpenAIModel, type FleetModel, type ModelObject } from './fleet-view';
 import { ModelCatalogService } from '../core/model-catalog.service';
 import { OpenAIError } from '../core/openai-error';
 import { WorkerRegistry } from '../core/worker-registry.service';
@@ -20,12 +20,12 @@ export class ModelsController {
   }
 
   @Get()
-  async list(): Promise<object> {
+  async list(): Promise<{ object: 'list'; data: ModelObject[] }> {
     return { object: 'list', data: (await this.servable()).map((m) => toOpenAIModel(m)) };
   }
 
   @Get(':id')
-  async get(@Param('id') id: string): Promise<object> {
+  async get(@Param('id') id: string): Promise<ModelObject> {
     const d = this.catalog.find(id);
     const m = d && (await this.servable()).find((x) => x.descriptor.name === d.name);
     if (!m) throw OpenAIError.modelNotFound(id);

@@ -3,6 +3,7 @@
  * Workers send backend-neutral results; the wire format lives here alone.
  */
 import { randomBytes } from 'node:crypto';
+import type OpenAI from 'openai';
 import type { ClassifyResult, EmbeddingsResult, OnnxModelDescriptor, RerankResult } from '@switchyard/contracts';
 import { OPENAI_MODERATION_CATEGORIES } from '@switchyard/runtime';
 
@@ -14,7 +15,10 @@ export function decodeFloat32(base64: string): number[] {
   return out;
 }
 
-export function embeddingsResponse(model: string, result: EmbeddingsResult, format: 'float' | 'base64'): object {
+/** OpenAI's embeddings response; with `encoding_format: base64` each embedding is the base64 string (the SDK decodes it). */
+export type EmbeddingsResponse = Omit<OpenAI.CreateEmbeddingResponse, 'data'> & { data: Array<Omit<OpenAI.Embedding, 'embedding'> & { embedding: number[] | string }> };
+
+export function embeddingsResponse(model: string, result: EmbeddingsResult, format: 'float' | 'base64'): EmbeddingsResponse {
   return {
     object: 'list',
     data: result.vectors.map((vector, index) => ({
