@@ -1,41 +1,35 @@
 /**
  * The runner protocol (libs/contracts/proto/runner.proto) loaded for @grpc/grpc-js, and the message
- * shapes as the loader decodes them (field names as in the proto; `kind` names the oneof member set).
- * Gateway and runner load it the same way.
+ * shapes as the loader decodes them, from the types `npm run gen:proto` generates into ./generated
+ * (field names as in the proto; `kind` names the oneof member set). Gateway and runner load it the
+ * same way.
  */
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { runnerProtoPath } from '@switchyard/contracts';
+import type { ProtoGrpcType } from './generated/runner';
+import type { GatewayMessage__Output } from './generated/switchyard/runner/v1/GatewayMessage';
+import type { ModelSpec__Output } from './generated/switchyard/runner/v1/ModelSpec';
+import type { RunnerMessage__Output } from './generated/switchyard/runner/v1/RunnerMessage';
 
-export interface RunnerModelSpec {
-  name: string;
-  format: string;
-  parallel: number;
-  context_size: number;
-}
+/**
+ * A oneof message as the code handles it: exactly one member set, named by `kind` (the loader's
+ * `oneofs: true`). The generated types make every member optional; this narrows them by `kind`.
+ */
+type OneOf<M, K extends keyof M & string> = { [P in K]: { kind: P } & { [Q in P]: NonNullable<M[Q]> } }[K];
 
-/** Decoded messages name the oneof member set in `kind`; messages being sent need not. */
-export type RunnerMessage =
-  | { kind: 'hello'; hello: { token: string; runner_name: string; models: RunnerModelSpec[]; version: string } }
-  | { kind: 'event'; event: { job_id: string; event_json: string } }
-  | { kind: 'ping'; ping: { at: number } };
+export type RunnerModelSpec = ModelSpec__Output;
 
-export type GatewayMessage =
-  | { kind: 'welcome'; welcome: { runner_id: string; models: string[] } }
-  | { kind: 'refused'; refused: { code: string; message: string } }
-  | { kind: 'job'; job: { job_id: string; model: string; data_json: string } }
-  | { kind: 'cancel'; cancel: { job_id: string } }
-  | { kind: 'pong'; pong: { at: number } };
+/** Runner → gateway, as decoded (messages being sent need not set `kind`). */
+export type RunnerMessage = OneOf<RunnerMessage__Output, 'hello' | 'event' | 'ping'>;
+/** Gateway → runner, as decoded. */
+export type GatewayMessage = OneOf<GatewayMessage__Output, 'welcome' | 'refused' | 'job' | 'cancel' | 'pong'>;
 
 export type RunnerServerStream = grpc.ServerDuplexStream<RunnerMessage, GatewayMessage>;
 export type RunnerClientStream = grpc.ClientDuplexStream<RunnerMessage, GatewayMessage>;
 
 export interface RunnerGatewayClient extends grpc.Client {
   Connect(metadata?: grpc.Metadata, options?: grpc.CallOptions): RunnerClientStream;
-}
-
-interface RunnerPackage {
-  switchyard: { runner: { v1: { RunnerGateway: grpc.ServiceClientConstructor } } };
 }
 
 /** Sent every this often by both sides' HTTP/2 keepalive, and by the runner as an application ping. */
@@ -53,12 +47,15 @@ export const RUNNER_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_send_message_length': 64 * 1024 * 1024,
 };
 
-let loaded: grpc.ServiceClientConstructor | undefined;
+/** The service's client constructor and definition, as generated from the proto. */
+export type RunnerGatewayService = ProtoGrpcType['switchyard']['runner']['v1']['RunnerGateway'];
 
-export function runnerService(): grpc.ServiceClientConstructor {
+let loaded: RunnerGatewayService | undefined;
+
+export function runnerService(): RunnerGatewayService {
   if (!loaded) {
     const def = protoLoader.loadSync(runnerProtoPath(), { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
-    loaded = (grpc.loadPackageDefinition(def) as unknown as RunnerPackage).switchyard.runner.v1.RunnerGateway;
+    loaded = (grpc.loadPackageDefinition(def) as unknown as ProtoGrpcType).switchyard.runner.v1.RunnerGateway;
   }
   return loaded;
 }
