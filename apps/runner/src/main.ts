@@ -12,10 +12,10 @@ import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import type { LlamaCppModelDescriptor, ModelDescriptor, UpstreamModelDescriptor } from '@switchyard/contracts';
-import { assertHandlesKinds, EnvError, loadEnv, loadModelsFile, Logger, ModelsFileError, parseModelsYaml } from '@switchyard/runtime';
+import { assertHandlesKinds, EnvError, loadEnv, loadModelsFile, Logger, ModelsFileError, parseModelsYaml, RunnerRefused } from '@switchyard/runtime';
 import { importNodeLlamaCpp, LlamaJobEngine } from '@switchyard/llama';
 import { UpstreamJobEngine } from '@switchyard/upstream';
-import { RunnerConnection, RunnerRefused } from './runner-connection';
+import { RunnerConnection } from './runner-connection';
 import { RunnerEnv } from './runner-config';
 import { RunnerModel } from './runner-model';
 

@@ -12,21 +12,13 @@ import {
   RUNNER_CHANNEL_OPTIONS,
   RUNNER_KEEPALIVE_MS,
   RUNNER_SILENCE_LIMIT_MS,
+  RunnerRefused,
   runnerService,
   type GatewayMessage,
   type RunnerClientStream,
   type RunnerGatewayClient,
 } from '@switchyard/runtime';
 import type { RunnerEvent, RunnerModel } from './runner-model';
-
-export class RunnerRefused extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export interface RunnerConnectionOptions {
   gateway: string;

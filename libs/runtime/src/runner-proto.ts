@@ -32,6 +32,17 @@ export interface RunnerGatewayClient extends grpc.Client {
   Connect(metadata?: grpc.Metadata, options?: grpc.CallOptions): RunnerClientStream;
 }
 
+/** A runner turned away (the protocol's `Refused`: bad token, bad hello, name conflict), on either side. */
+export class RunnerRefused extends Error {
+  constructor(
+    /** "unauthenticated", "invalid_hello", "model_conflict" */
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** Sent every this often by both sides' HTTP/2 keepalive, and by the runner as an application ping. */
 export const RUNNER_KEEPALIVE_MS = 10_000;
 /** A runner silent for this long is dropped. */

@@ -16,6 +16,7 @@ import {
   Logger,
   RUNNER_CHANNEL_OPTIONS,
   RUNNER_SILENCE_LIMIT_MS,
+  RunnerRefused,
   runnerService,
   splitList,
   type RunnerMessage,
@@ -30,15 +31,6 @@ const HELLO_TIMEOUT_MS = 10_000;
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$/;
 const RUNNER_NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
 const FORMATS: RunnerJobFormat[] = ['llm', 'upstream'];
-
-class Refusal extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /**
  * A name the runner sent, fit for a log line or a refusal: an unauthenticated peer chooses it, so it
@@ -121,7 +113,7 @@ export class RunnerGatewayService implements OnApplicationBootstrap, OnApplicati
     const peer = call.getPeer();
     let session: RunnerSession | undefined;
     let lastHeard = Date.now();
-    const helloTimer = setTimeout(() => refuse(new Refusal('invalid_hello', 'No hello within 10 s.')), HELLO_TIMEOUT_MS);
+    const helloTimer = setTimeout(() => refuse(new RunnerRefused('invalid_hello', 'No hello within 10 s.')), HELLO_TIMEOUT_MS);
     const silence = setInterval(() => {
       if (Date.now() - lastHeard > RUNNER_SILENCE_LIMIT_MS) end('silent');
     }, 5_000);
@@ -138,7 +130,7 @@ export class RunnerGatewayService implements OnApplicationBootstrap, OnApplicati
       }
       if (!call.destroyed) call.end();
     };
-    const refuse = (r: Refusal): void => {
+    const refuse = (r: RunnerRefused): void => {
       clearTimeout(helloTimer);
       clearInterval(silence);
       call.write({ kind: 'refused', refused: { code: r.code, message: r.message } });
@@ -152,7 +144,7 @@ export class RunnerGatewayService implements OnApplicationBootstrap, OnApplicati
         try {
           session = this.open(call, msg.hello, peer);
         } catch (err) {
-          const r = err instanceof Refusal ? err : new Refusal('invalid_hello', (err as Error).message);
+          const r = err instanceof RunnerRefused ? err : new RunnerRefused('invalid_hello', (err as Error).message);
           refuse(r);
           return;
         }
@@ -185,24 +177,24 @@ export class RunnerGatewayService implements OnApplicationBootstrap, OnApplicati
     if (!this.authorized(hello.token ?? '')) {
       // Never log the token itself.
       this.log.warn('runner refused: wrong token', { peer, name: printableName(name) });
-      throw new Refusal('unauthenticated', 'The runner token is not valid.');
+      throw new RunnerRefused('unauthenticated', 'The runner token is not valid.');
     }
     if (!RUNNER_NAME_RE.test(name)) {
-      throw new Refusal('invalid_hello', `Runner name '${printableName(name)}' must be 1-64 letters, digits, dots, dashes or underscores.`);
+      throw new RunnerRefused('invalid_hello', `Runner name '${printableName(name)}' must be 1-64 letters, digits, dots, dashes or underscores.`);
     }
-    if (!Array.isArray(hello.models) || hello.models.length === 0) throw new Refusal('invalid_hello', 'A runner must register at least one model.');
+    if (!Array.isArray(hello.models) || hello.models.length === 0) throw new RunnerRefused('invalid_hello', 'A runner must register at least one model.');
     const created = Math.floor(Date.now() / 1000);
     const seen = new Set<string>();
     const models: RunnerModelDescriptor[] = hello.models.map((m) => {
-      if (!NAME_RE.test(m.name)) throw new Refusal('invalid_hello', `Model name '${printableName(m.name, 128)}' is not valid.`);
-      if (seen.has(m.name)) throw new Refusal('invalid_hello', `Model '${m.name}' is registered twice.`);
+      if (!NAME_RE.test(m.name)) throw new RunnerRefused('invalid_hello', `Model name '${printableName(m.name, 128)}' is not valid.`);
+      if (seen.has(m.name)) throw new RunnerRefused('invalid_hello', `Model '${m.name}' is registered twice.`);
       seen.add(m.name);
       const format = m.format as RunnerJobFormat;
-      if (!FORMATS.includes(format)) throw new Refusal('invalid_hello', `Model '${m.name}': format must be llm or upstream.`);
-      if (this.catalog.fileModel(m.name)) throw new Refusal('model_conflict', `Model name '${m.name}' belongs to a model of the gateway's models file.`);
+      if (!FORMATS.includes(format)) throw new RunnerRefused('invalid_hello', `Model '${m.name}': format must be llm or upstream.`);
+      if (this.catalog.fileModel(m.name)) throw new RunnerRefused('model_conflict', `Model name '${m.name}' belongs to a model of the gateway's models file.`);
       const other = this.catalog.find(m.name);
       if (other && other.backend === 'runner' && other.format !== format) {
-        throw new Refusal('model_conflict', `Model '${m.name}' is already served by another runner with format '${other.format}'.`);
+        throw new RunnerRefused('model_conflict', `Model '${m.name}' is already served by another runner with format '${other.format}'.`);
       }
       const parallel = Math.min(256, Math.max(1, Math.floor(m.parallel || 1)));
       return {
