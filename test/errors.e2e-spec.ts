@@ -151,10 +151,11 @@ describe('capacity errors (e2e)', () => {
   });
 
   it('429 with Retry-After when the queue is full', async () => {
-    const path = await tinyModel('tiny-chat');
-    const stack = await startStack({ models: [{ name: 'tiny-chat', path, parallel: 1, max_queue: 1, context_size: 2048 }] });
+    // Jobs of a few seconds each, so "one runs, one waits" lasts long enough to be seen on a loaded machine.
+    const path = await tinyModel('tiny-long', { contextLength: 32768 });
+    const stack = await startStack({ models: [{ name: 'tiny-chat', path, parallel: 1, max_queue: 1, context_size: 4096 }] });
     try {
-      const long = { model: 'tiny-chat', prompt: 'Once', max_tokens: 2000, temperature: 0 };
+      const long = { model: 'tiny-chat', prompt: 'Once', max_tokens: 3000, temperature: 0 };
       // One runs, one waits: the queue (max 1 waiting) is then full.
       const running = [post(stack, '/v1/completions', long), post(stack, '/v1/completions', long)];
       // Wait until one runs and one waits (a fixed pause raced the admission on a loaded machine).
