@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Rejection } from '@switchyard/runtime';
 import { FFMPEG_SINE_AMPLITUDE, ffmpegConvert, ffmpegTone, rms, toneAmplitude } from '../../../test/support/audio-samples';
 import { decodeAudio, type DecodedAudio } from './audio-decoder';
-import { mp4NeedsSeek, probeFfmpeg } from './ffmpeg-decoder';
+import { describeFfmpeg, mp4NeedsSeek, probeFfmpeg } from './ffmpeg-decoder';
 
 /** The 440 Hz component's amplitude and share of the signal, away from codec ramp-in and padding. */
 function toneOf(d: DecodedAudio): { amplitude: number; purity: number } {
@@ -210,8 +210,12 @@ describe('decodeAudio through ffmpeg', () => {
   });
 
   it('without ffmpeg: a probe that says so, a 400 for what needs it, WAV still decoded', async () => {
-    expect(await probeFfmpeg('/nonexistent/ffmpeg')).toMatchObject({ available: false, error: 'ENOENT' });
-    expect(await probeFfmpeg()).toMatchObject({ available: true, version: expect.stringMatching(/^\d|^n?\d/) });
+    const missing = await probeFfmpeg('/nonexistent/ffmpeg');
+    expect(missing).toMatchObject({ available: false, error: 'ENOENT' });
+    expect(describeFfmpeg(missing)).toMatch(/^ffmpeg not usable at '\/nonexistent\/ffmpeg' \(ENOENT\): only WAV/);
+    const found = await probeFfmpeg();
+    expect(found).toMatchObject({ available: true, version: expect.stringMatching(/^n?\d/) });
+    expect(describeFfmpeg(found)).toMatch(/^ffmpeg \S+ at 'ffmpeg': every audio format/);
     const mp3 = ffmpegTone('a.mp3', { seconds: 1, rate: 16000 });
     for (const options of [{ ffmpegPath: '/nonexistent/ffmpeg' }, { ffmpeg: false }]) {
       const r = await rejection(decodeAudio(mp3, options));

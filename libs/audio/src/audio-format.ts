@@ -114,12 +114,17 @@ function nonAudioKind(bytes: Uint8Array): string | null {
 }
 
 function looksLikeText(bytes: Uint8Array): boolean {
-  const n = Math.min(bytes.length, 512);
-  if (n === 0) return false;
-  for (let i = 0; i < n; i++) {
-    const b = bytes[i];
-    // Printable ASCII, tab/CR/LF, or any byte of a UTF-8 sequence: binary audio has control bytes early.
+  const head = bytes.subarray(0, 512);
+  if (head.length === 0) return false;
+  for (const b of head) {
+    // Binary audio has control bytes early; text has only tab, CR and LF among them.
     if (b < 0x09 || (b > 0x0d && b < 0x20) || b === 0x7f) return false;
   }
-  return true;
+  try {
+    // `stream` lets the 512-byte cut end inside a character.
+    new TextDecoder('utf-8', { fatal: true }).decode(head, { stream: true });
+    return true;
+  } catch {
+    return false;
+  }
 }

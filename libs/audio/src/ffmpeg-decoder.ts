@@ -62,6 +62,12 @@ export async function ffmpegAvailable(ffmpegPath = 'ffmpeg'): Promise<boolean> {
   return (await probeFfmpeg(ffmpegPath)).available;
 }
 
+/** The worker's one startup line about ffmpeg. */
+export function describeFfmpeg(p: FfmpegProbe): string {
+  if (p.available) return `ffmpeg ${p.version ?? ''} at '${p.path}': every audio format is decoded`;
+  return `ffmpeg not usable at '${p.path}' (${p.error ?? 'unknown'}): only WAV audio is accepted, other formats get a 400; install ffmpeg (Debian: apt-get install ffmpeg) or set its path`;
+}
+
 /**
  * Whether an MP4's samples come before its moov box (ffmpeg's default layout), so that reading it
  * needs a seek back. Unparsable layouts count as needing it: the seekable input handles both.
