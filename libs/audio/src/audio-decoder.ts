@@ -51,6 +51,7 @@ export async function decodeAudio(bytes: Buffer, options: DecodeAudioOptions = {
   const sniffed = sniffAudioFormat(bytes);
   if (sniffed.kind === 'unknown') throw unsupportedAudio(sniffed.looksLike);
   const format = sniffed.format;
+  let label: string = format;
   if (format === 'wav') {
     const parsed = parseWav(bytes);
     if (parsed.kind === 'wav') {
@@ -62,16 +63,16 @@ export async function decodeAudio(bytes: Buffer, options: DecodeAudioOptions = {
       return { samples, sampleRate: WHISPER_SAMPLE_RATE, durationS: info.frames / info.sampleRate, sourceFormat: 'wav', decoder: 'wav' };
     }
     // A WAV codec read only by ffmpeg (ADPCM, GSM, RIFX...): same path as other formats.
-    if (options.ffmpeg === false) throw ffmpegNeeded(`WAV (${parsed.reason})`);
-  } else if (options.ffmpeg === false) {
-    throw ffmpegNeeded(format);
+    label = `WAV (${parsed.reason})`;
   }
+  if (options.ffmpeg === false) throw ffmpegNeeded(label);
   const samples = await decodeWithFfmpeg(bytes, format, {
     ffmpegPath: options.ffmpegPath ?? 'ffmpeg',
     sampleRate: WHISPER_SAMPLE_RATE,
     timeoutMs: options.timeoutMs ?? DEFAULT_DECODE_TIMEOUT_MS,
     maxDurationS,
     signal: options.signal,
+    label,
   });
   if (samples.length === 0) throw invalidAudio('The audio file contains no audio samples.');
   return { samples, sampleRate: WHISPER_SAMPLE_RATE, durationS: samples.length / WHISPER_SAMPLE_RATE, sourceFormat: format, decoder: 'ffmpeg' };

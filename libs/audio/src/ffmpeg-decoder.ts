@@ -16,6 +16,8 @@ export interface FfmpegDecodeOptions {
   timeoutMs: number;
   maxDurationS: number;
   signal?: AbortSignal;
+  /** How messages name the input (default the format), e.g. "WAV (WAVE format 0x0002)". */
+  label?: string;
 }
 
 /** What the startup probe found. */
@@ -135,15 +137,16 @@ export function summarizeStderr(stderr: string, input: string): string {
   return line.length > 200 ? `${line.slice(0, 197)}...` : line;
 }
 
-function failureFor(stderr: string, input: string, format: AudioFormat): Error {
+function failureFor(stderr: string, input: string, label: string): Error {
   if (/matches no streams|does not contain any stream|Output file .* does not contain/i.test(stderr)) {
     return invalidAudio('The file has no audio stream.');
   }
   const why = summarizeStderr(stderr, input);
-  return invalidAudio(`The audio file could not be decoded as ${format}${why ? ` (${why})` : ''}.`);
+  return invalidAudio(`The audio file could not be decoded as ${label}${why ? ` (${why})` : ''}.`);
 }
 
 function runFfmpeg(args: string[], stdin: Buffer | null, format: AudioFormat, o: FfmpegDecodeOptions, input: string): Promise<Float32Array> {
+  const label = o.label ?? format;
   const maxBytes = Math.ceil(o.maxDurationS * o.sampleRate) * 4;
   return new Promise<Float32Array>((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -163,12 +166,12 @@ function runFfmpeg(args: string[], stdin: Buffer | null, format: AudioFormat, o:
     };
     const onAbort = () => finish(o.signal?.reason ?? new Error('aborted'));
     const timer = setTimeout(
-      () => finish(invalidAudio(`Decoding the ${format} file took longer than ${Math.round(o.timeoutMs / 1000)} s.`)),
+      () => finish(invalidAudio(`Decoding the ${label} file took longer than ${Math.round(o.timeoutMs / 1000)} s.`)),
       o.timeoutMs,
     );
     o.signal?.addEventListener('abort', onAbort, { once: true });
     child.on('error', (err: NodeJS.ErrnoException) => {
-      finish(err.code === 'ENOENT' || err.code === 'EACCES' ? ffmpegNeeded(format) : err);
+      finish(err.code === 'ENOENT' || err.code === 'EACCES' ? ffmpegNeeded(label) : err);
     });
     child.stdout.on('data', (chunk: Buffer) => {
       outBytes += chunk.length;
@@ -180,7 +183,7 @@ function runFfmpeg(args: string[], stdin: Buffer | null, format: AudioFormat, o:
     });
     child.on('close', (code, signal) => {
       if (code !== 0) {
-        finish(signal ? new Error(`ffmpeg was killed by ${signal}`) : failureFor(stderr, input, format));
+        finish(signal ? new Error(`ffmpeg was killed by ${signal}`) : failureFor(stderr, input, label));
         return;
       }
       finish(undefined, toFloat32(chunks, outBytes));

@@ -146,9 +146,11 @@ describe('WAV decoding in-process', () => {
     expect(d.decoder).toBe('ffmpeg');
     expect(d.durationS).toBeCloseTo(1, 1);
     expect(toneOf(d).amplitude).toBeCloseTo(FFMPEG_SINE_AMPLITUDE, 2);
-    const r = await rejection(decodeAudio(adpcm, { ffmpeg: false }));
-    expect(r.code).toBe('unsupported_audio_format');
-    expect(r.message).toMatch(/ffmpeg/);
+    for (const options of [{ ffmpeg: false }, { ffmpegPath: '/nonexistent/ffmpeg' }]) {
+      const r = await rejection(decodeAudio(adpcm, options));
+      expect(r.code).toBe('unsupported_audio_format');
+      expect(r.message).toMatch(/cannot decode WAV \(WAVE format 0x0002\) audio: ffmpeg is not installed/);
+    }
   });
 
   it('checks the duration limit from the header, before decoding', async () => {
