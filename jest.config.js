@@ -1,6 +1,7 @@
 // Unit tests live beside the code (*.spec.ts); end-to-end tests in test/ (*.e2e-spec.ts) run against
 // the compiled apps (npm test builds first), a real redis-server and generated tiny GGUF models.
 const aliases = {
+  '^@switchyard/audio$': '<rootDir>/libs/audio/src',
   '^@switchyard/contracts$': '<rootDir>/libs/contracts/src',
   '^@switchyard/llama$': '<rootDir>/libs/llama/src',
   '^@switchyard/model-gen$': '<rootDir>/libs/model-gen/src',

@@ -6,7 +6,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import { parse } from 'yaml';
-import { ROOT } from './stack';
+
+// Not imported from ./stack: unit specs use this too, without the e2e stack's imports.
+const ROOT = resolve(__dirname, '../..');
 
 export const OPENAPI_FILE = process.env.SWITCHYARD_OPENAPI ?? resolve(ROOT, '../shared/openai-openapi/openapi.yaml');
 
