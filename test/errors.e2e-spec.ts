@@ -161,7 +161,16 @@ describe('capacity errors (e2e)', () => {
       // Wait until one runs and one waits (a fixed pause raced the admission on a loaded machine).
       const redis = new Redis(stack.redis.url);
       try {
-        await waitUntil(async () => (await redis.llen('switchyard:llm.tiny-chat:wait')) >= 1 && (await redis.llen('switchyard:llm.tiny-chat:active')) >= 1, 20_000, 'one running and one waiting job', stack.logs);
+        // Both jobs queued (one running and one waiting, or both still waiting): room is used up.
+        let seen = 'nothing';
+        const queued = async (): Promise<boolean> => {
+          const [waiting, active] = await Promise.all([redis.llen('switchyard:llm.tiny-chat:wait'), redis.llen('switchyard:llm.tiny-chat:active')]);
+          seen = `${waiting} waiting, ${active} active`;
+          return waiting + active >= 2;
+        };
+        await waitUntil(queued, 20_000, 'both jobs in the queue', stack.logs).catch((err: Error) => {
+          throw new Error(`${err.message.split('\n')[0]} (last seen: ${seen})`);
+        });
       } finally {
         redis.disconnect();
       }
