@@ -1,12 +1,14 @@
 /**
  * Generates a random-weight llama GGUF model, or (with --onnx) a random-weight BERT-style ONNX model
- * folder for the onnx worker.
+ * folder for the onnx worker, or (with --kind whisper) a random-weight Whisper speech-to-text folder.
  *
  *   node dist/tools/generate-model.js --out FILE [--shape tiny|smollm2-135m|qwen2.5-0.5b]
  *     [--quant f32|f16|q8_0] [--seed N] [--thinking] [--no-template] [--context N] [--name NAME]
  *     [--if-missing]
  *   node dist/tools/generate-model.js --onnx embeddings|classifier|reranker --out DIR
  *     [--shape tiny|minilm-l6] [--tokenizer HF_TOKENIZER_DIR] [--seed N] [--if-missing]
+ *   node dist/tools/generate-model.js --kind whisper --out DIR [--shape tiny|whisper-tiny|whisper-base]
+ *     [--seed N] [--no-cross-attentions] [--dtypes q8,int8,uint8,q4] [--if-missing]
  */
 import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -16,11 +18,16 @@ import {
   BERT_SHAPES,
   generateBertModel,
   generateLlamaModel,
+  generateWhisperModel,
   LLAMA_SHAPES,
+  WHISPER_DTYPE_SUFFIXES,
+  WHISPER_SHAPES,
   type BertShapeName,
   type BertTask,
   type LlamaShapeName,
   type ModelQuant,
+  type WhisperExtraDtype,
+  type WhisperShapeName,
 } from '@switchyard/model-gen';
 
 const USAGE =
@@ -29,10 +36,16 @@ const USAGE =
   '] [--quant f32|f16|q8_0] [--seed N] [--thinking] [--no-template] [--context N] [--name NAME] [--if-missing]\n' +
   '       generate-model --onnx embeddings|classifier|reranker --out DIR [--shape ' +
   Object.keys(BERT_SHAPES).join('|') +
-  '] [--tokenizer DIR] [--seed N] [--if-missing]';
+  '] [--tokenizer DIR] [--seed N] [--if-missing]\n' +
+  '       generate-model --kind whisper --out DIR [--shape ' +
+  Object.keys(WHISPER_SHAPES).join('|') +
+  '] [--seed N] [--no-cross-attentions] [--dtypes ' +
+  Object.keys(WHISPER_DTYPE_SUFFIXES).join(',') +
+  '] [--if-missing]';
 
 interface CliArgs {
   out?: string;
+  kind: 'llama' | 'bert' | 'whisper';
   /** Shape name: a llama shape, or a BERT shape with --onnx. */
   shape: string;
   onnx?: BertTask;
@@ -44,10 +57,12 @@ interface CliArgs {
   ifMissing: boolean;
   context?: number;
   name?: string;
+  crossAttentions: boolean;
+  dtypes: WhisperExtraDtype[];
 }
 
 function parseArgs(argv: string[]): CliArgs {
-  const args: CliArgs = { shape: 'tiny', seed: 1, thinking: false, noTemplate: false, ifMissing: false };
+  const args: CliArgs = { kind: 'llama', shape: 'tiny', seed: 1, thinking: false, noTemplate: false, ifMissing: false, crossAttentions: true, dtypes: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -73,8 +88,26 @@ function parseArgs(argv: string[]): CliArgs {
         const task = value();
         if (task !== 'embeddings' && task !== 'classifier' && task !== 'reranker') throw new Error(`unknown onnx task '${task}'`);
         args.onnx = task;
+        args.kind = 'bert';
         break;
       }
+      case '--kind': {
+        const kind = value();
+        if (kind !== 'llama' && kind !== 'bert' && kind !== 'whisper') throw new Error(`unknown kind '${kind}' (llama, bert or whisper)`);
+        args.kind = kind;
+        break;
+      }
+      case '--no-cross-attentions':
+        args.crossAttentions = false;
+        break;
+      case '--dtypes':
+        args.dtypes = value()
+          .split(',')
+          .map((d) => {
+            if (!(d in WHISPER_DTYPE_SUFFIXES)) throw new Error(`unknown dtype '${d}'`);
+            return d as WhisperExtraDtype;
+          });
+        break;
       case '--tokenizer':
         args.tokenizer = value();
         break;
@@ -111,7 +144,12 @@ function parseArgs(argv: string[]): CliArgs {
         throw new Error(`unknown argument '${a}'`);
     }
   }
-  if (args.onnx) {
+  if (args.kind === 'whisper') {
+    if (args.shape in WHISPER_SHAPES) return args;
+    throw new Error(`unknown Whisper shape '${args.shape}'`);
+  }
+  if (args.kind === 'bert') {
+    args.onnx ??= 'embeddings';
     if (args.shape === 'tiny' || args.shape in BERT_SHAPES) return args;
     throw new Error(`unknown BERT shape '${args.shape}'`);
   }
@@ -139,6 +177,26 @@ function generateOnnx(args: CliArgs & { onnx: BertTask }, out: string): void {
   );
 }
 
+function generateWhisper(args: CliArgs, out: string): void {
+  if (args.ifMissing && existsSync(join(out, 'onnx', 'decoder_model_merged.onnx'))) {
+    console.log(`${out} exists, skipped`);
+    return;
+  }
+  const t0 = process.hrtime.bigint();
+  const model = generateWhisperModel({
+    dir: out,
+    shape: args.shape as WhisperShapeName,
+    seed: args.seed,
+    crossAttentions: args.crossAttentions,
+    extraDtypes: args.dtypes,
+  });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  console.log(
+    `${out} whisper ${formatBytes(model.encoderBytes)} encoder + ${formatBytes(model.decoderBytes)} decoder (${args.shape}, ` +
+      `${(model.params / 1e6).toFixed(1)}M params, vocab ${model.vocabSize}, seed ${args.seed}) in ${seconds.toFixed(2)}s`,
+  );
+}
+
 function formatBytes(n: number): string {
   if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
   if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KiB`;
@@ -155,6 +213,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const out = resolve(args.out!);
+  if (args.kind === 'whisper') return generateWhisper(args, out);
   if (args.onnx) return generateOnnx({ ...args, onnx: args.onnx }, out);
   if (args.ifMissing && existsSync(out)) {
     console.log(`${out} exists (${formatBytes(statSync(out).size)}), skipped`);

@@ -5,3 +5,7 @@ export * from './llama-model';
 export * from './onnx/onnx-graph';
 export * from './onnx/wordpiece';
 export * from './onnx/bert-model';
+export * from './onnx/whisper-model';
+export * from './onnx/whisper-tokenizer';
+export { WORD_GROUPS, MAX_SEGMENT_FRAMES } from './onnx/whisper-timing';
+export type { WhisperShape } from './onnx/whisper-layers';

@@ -1,7 +1,7 @@
 /**
  * Builds ONNX graphs in code and encodes them as a ModelProto (onnx.proto3 field numbers). Only the
- * parts a feed-forward transformer needs: float/int64 initializers, nodes with int, float and ints
- * attributes, and tensor inputs and outputs with symbolic dimensions.
+ * parts a transformer needs: float/int64 initializers, nodes with int, float, ints and graph (If
+ * branch) attributes, and tensor inputs and outputs with symbolic dimensions.
  */
 import { ProtoWriter } from './protobuf-writer';
 
@@ -9,16 +9,19 @@ import { ProtoWriter } from './protobuf-writer';
 export enum OnnxType {
   FLOAT = 1,
   INT64 = 7,
+  BOOL = 9,
 }
 
 /** AttributeProto.AttributeType values used here. */
 enum AttrType {
   FLOAT = 1,
   INT = 2,
+  GRAPH = 5,
   INTS = 7,
 }
 
-export type AttrValue = number | { int: number } | number[];
+/** A plain number is a float, `{ int }` an int, an array a list of ints, an OnnxGraph a subgraph. */
+export type AttrValue = number | { int: number } | number[] | OnnxGraph;
 
 /** A dimension: a fixed size or a symbolic name such as 'batch'. */
 export type Dim = number | string;
@@ -41,7 +44,8 @@ interface Initializer {
 interface ValueInfo {
   name: string;
   type: OnnxType;
-  dims: Dim[];
+  /** Omitted: rank unknown (If branch outputs, whose shapes ONNX Runtime infers). */
+  dims?: Dim[];
 }
 
 export const ONNX_OPSET = 17;
@@ -53,16 +57,33 @@ export class OnnxGraph {
   private readonly initializers: Initializer[] = [];
   private readonly inputs: ValueInfo[] = [];
   private readonly outputs: ValueInfo[] = [];
-  private counter = 0;
+  private readonly initializerNames = new Set<string>();
+  /**
+   * One counter for node and value names, shared with subgraphs: every node takes the next number
+   * whether or not its output is named (a named output once left the counter where it was, and the
+   * next unnamed node got the same node name, which ONNX Runtime rejects), and a subgraph's names
+   * never shadow its parent's.
+   */
+  private readonly counter: { next: number };
 
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    counter?: { next: number },
+  ) {
+    this.counter = counter ?? { next: 0 };
+  }
+
+  /** A graph for an If branch: it sees this graph's values and initializers by name. */
+  subgraph(name: string): OnnxGraph {
+    return new OnnxGraph(name, this.counter);
+  }
 
   input(name: string, type: OnnxType, dims: Dim[]): string {
     this.inputs.push({ name, type, dims });
     return name;
   }
 
-  output(name: string, type: OnnxType, dims: Dim[]): void {
+  output(name: string, type: OnnxType, dims?: Dim[]): void {
     this.outputs.push({ name, type, dims });
   }
 
@@ -70,15 +91,17 @@ export class OnnxGraph {
   floats(name: string, dims: number[], data: Float32Array): string {
     const count = dims.reduce((a, b) => a * b, 1);
     if (data.length !== count) throw new Error(`${name}: ${data.length} values for dims [${dims.join(', ')}]`);
+    this.claim(name);
     this.initializers.push({ name, dims, type: OnnxType.FLOAT, raw: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
     return name;
   }
 
   /** An int64 initializer (shapes, axes, indices); returns its name. */
-  int64s(name: string, dims: number[], data: number[]): string {
+  int64s(name: string, dims: number[], data: ArrayLike<number>): string {
+    this.claim(name);
     const raw = new Uint8Array(data.length * 8);
     const view = new DataView(raw.buffer);
-    data.forEach((v, i) => view.setBigInt64(i * 8, BigInt(v), true));
+    for (let i = 0; i < data.length; i++) view.setBigInt64(i * 8, BigInt(data[i]!), true);
     this.initializers.push({ name, dims, type: OnnxType.INT64, raw });
     return name;
   }
@@ -88,31 +111,46 @@ export class OnnxGraph {
     return this.floats(name, [], Float32Array.of(value));
   }
 
-  /**
-   * Adds a node and returns its first output's name. An attribute given as a plain number is a
-   * float, `{ int }` an int, an array a list of ints.
-   */
+  /** Adds a node and returns its first output's name. */
   op(op: string, inputs: string[], attrs: Record<string, AttrValue> = {}, outputName?: string): string {
-    const out = outputName ?? this.fresh(op.toLowerCase());
-    this.nodes.push({ op, inputs, outputs: [out], name: `${op}_${this.counter}`, attrs });
+    const id = this.counter.next++;
+    const out = outputName ?? `${op.toLowerCase()}_${id}`;
+    this.nodes.push({ op, inputs, outputs: [out], name: `${op}_${id}`, attrs });
     return out;
   }
 
-  private fresh(prefix: string): string {
-    return `${prefix}_${this.counter++}`;
+  /** Adds a node with several outputs (If, Split); returns their names. */
+  multi(op: string, inputs: string[], outputs: string[], attrs: Record<string, AttrValue> = {}): string[] {
+    this.nodes.push({ op, inputs, outputs, name: `${op}_${this.counter.next++}`, attrs });
+    return outputs;
   }
 
-  encode(producer = 'switchyard-model-gen'): Uint8Array {
+  /** ONNX Runtime takes the last of two initializers with one name (with a warning): refuse it. */
+  private claim(name: string): void {
+    if (this.initializerNames.has(name)) throw new Error(`duplicate initializer '${name}'`);
+    this.initializerNames.add(name);
+  }
+
+  fresh(prefix: string): string {
+    return `${prefix}_${this.counter.next++}`;
+  }
+
+  /** The GraphProto (also the body of an If branch). */
+  encodeGraph(): ProtoWriter {
     const graph = new ProtoWriter();
     for (const n of this.nodes) graph.message(1, encodeNode(n));
     graph.string(2, this.name);
     for (const t of this.initializers) graph.message(5, encodeTensor(t));
     for (const v of this.inputs) graph.message(11, encodeValueInfo(v));
     for (const v of this.outputs) graph.message(12, encodeValueInfo(v));
+    return graph;
+  }
+
+  encode(producer = 'switchyard-model-gen'): Uint8Array {
     const model = new ProtoWriter();
     model.int(1, ONNX_IR_VERSION);
     model.string(2, producer);
-    model.message(7, graph);
+    model.message(7, this.encodeGraph());
     model.message(8, new ProtoWriter().string(1, '').int(2, ONNX_OPSET));
     return model.finish();
   }
@@ -126,7 +164,8 @@ function encodeNode(n: Node): ProtoWriter {
   w.string(4, n.op);
   for (const [name, value] of Object.entries(n.attrs)) {
     const a = new ProtoWriter().string(1, name);
-    if (Array.isArray(value)) a.packedInts(8, value).int(20, AttrType.INTS);
+    if (value instanceof OnnxGraph) a.message(6, value.encodeGraph()).int(20, AttrType.GRAPH);
+    else if (Array.isArray(value)) a.packedInts(8, value).int(20, AttrType.INTS);
     else if (typeof value === 'number') a.float(2, value).int(20, AttrType.FLOAT);
     else a.int(3, value.int).int(20, AttrType.INT);
     w.message(5, a);
@@ -144,10 +183,13 @@ function encodeTensor(t: Initializer): ProtoWriter {
 }
 
 function encodeValueInfo(v: ValueInfo): ProtoWriter {
-  const shape = new ProtoWriter();
-  for (const d of v.dims) {
-    shape.message(1, typeof d === 'number' ? new ProtoWriter().int(1, d) : new ProtoWriter().string(2, d));
+  const tensorType = new ProtoWriter().int(1, v.type);
+  if (v.dims) {
+    const shape = new ProtoWriter();
+    for (const d of v.dims) {
+      shape.message(1, typeof d === 'number' ? new ProtoWriter().int(1, d) : new ProtoWriter().string(2, d));
+    }
+    tensorType.message(2, shape);
   }
-  const tensorType = new ProtoWriter().int(1, v.type).message(2, shape);
   return new ProtoWriter().string(1, v.name).message(2, new ProtoWriter().message(1, tensorType));
 }
