@@ -168,8 +168,9 @@ describe('capacity errors (e2e)', () => {
           seen = `${waiting} waiting, ${active} active`;
           return waiting + active >= 2;
         };
-        await waitUntil(queued, 20_000, 'both jobs in the queue', stack.logs).catch((err: Error) => {
-          throw new Error(`${err.message.split('\n')[0]} (last seen: ${seen})`);
+        await waitUntil(queued, 20_000, 'both jobs in the queue', stack.logs).catch(async (err: Error) => {
+          const answers = await Promise.all(running);
+          throw new Error(`${err.message.split('\n')[0]} (last seen: ${seen}; answers: ${answers.map((a) => `${a.status} ${JSON.stringify(a.json).slice(0, 200)}`).join(' | ')})`);
         });
       } finally {
         redis.disconnect();

@@ -17,15 +17,20 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local held = redis.call('LLEN', KEYS[2]) + redis.call('LLEN', KEYS[3]) + redis.call('ZCARD', KEYS[4])
-  + redis.call('LLEN', KEYS[5]) + redis.call('ZCARD', KEYS[1])
+  + redis.call('LLEN', KEYS[5])
+-- A reservation whose job is already in the queue is counted there: between the job's add and the
+-- reservation's release it would otherwise count twice (spurious 429s on a loaded machine).
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if redis.call('EXISTS', ARGV[3] .. id) == 0 then held = held + 1 end
+end
 local ttl = tonumber(ARGV[2])
-if held + #ARGV - 2 > tonumber(ARGV[1]) then return {0, held} end
-for i = 3, #ARGV do redis.call('ZADD', KEYS[1], now + ttl, ARGV[i]) end
+if held + #ARGV - 3 > tonumber(ARGV[1]) then return {0, held} end
+for i = 4, #ARGV do redis.call('ZADD', KEYS[1], now + ttl, ARGV[i]) end
 redis.call('PEXPIRE', KEYS[1], ttl)
 return {1, held}
 `;
 
-type AdmitCommand = (zset: string, wait: string, paused: string, prioritized: string, active: string, capacity: number, ttlMs: number, ...jobIds: string[]) => Promise<[number, number]>;
+type AdmitCommand = (zset: string, wait: string, paused: string, prioritized: string, active: string, capacity: number, ttlMs: number, jobKeyPrefix: string, ...jobIds: string[]) => Promise<[number, number]>;
 
 export interface Admission {
   admitted: boolean;
@@ -45,7 +50,8 @@ export class QueueAdmission {
   /** Reserves room for `jobIds` when the queue holds fewer than `capacity` jobs with them. */
   async reserve(queue: Queue, capacity: number, jobIds: string[]): Promise<Admission> {
     const k = queue.keys;
-    const [ok, held] = await this.admitCommand(admissionKey(queue.name), k.wait, k.paused, k.prioritized, k.active, capacity, RESERVATION_TTL_MS, ...jobIds);
+    // A job's hash is the queue's key prefix plus its id (BullMQ's `queue.toKey(id)`).
+    const [ok, held] = await this.admitCommand(admissionKey(queue.name), k.wait, k.paused, k.prioritized, k.active, capacity, RESERVATION_TTL_MS, queue.toKey(''), ...jobIds);
     return { admitted: ok === 1, held };
   }
 
