@@ -48,26 +48,17 @@ export class LlamaJobEngine implements ModelEngine<LlamaJob> {
   }
 
   private async generate(job: LlmJobData, ctx: JobContext): Promise<JobOutcome<LlmJobData['kind']>> {
-    const abort = new AbortController();
-    const stop = (): void => abort.abort();
-    if (ctx.signal.aborted) stop();
-    else ctx.signal.addEventListener('abort', stop, { once: true });
-    try {
-      const result = await this.engine.generate(
-        job,
-        abort.signal,
-        {
-          start: (info) => ctx.emit({ type: 'start', workerId: ctx.workerId, ...info }),
-          delta: (delta) => ctx.emit({ type: 'delta', ...delta }),
-        },
-        // A cancel flagged before this host took the job; its round trip overlapped prompt building.
-        async () => {
-          if (await ctx.cancelFlagged()) abort.abort();
-        },
-      );
-      return result.aborted ? undefined : { type: 'done', finishReason: result.finishReason, usage: result.usage };
-    } finally {
-      ctx.signal.removeEventListener('abort', stop);
-    }
+    const result = await this.engine.generate(
+      job,
+      ctx.signal,
+      {
+        start: (info) => ctx.emit({ type: 'start', workerId: ctx.workerId, ...info }),
+        delta: (delta) => ctx.emit({ type: 'delta', ...delta }),
+      },
+      // A cancel flagged before this host took the job aborts the signal; its round trip overlapped
+      // prompt building.
+      async () => void (await ctx.cancelFlagged()),
+    );
+    return result.aborted ? undefined : { type: 'done', finishReason: result.finishReason, usage: result.usage };
   }
 }

@@ -19,7 +19,10 @@ export interface JobContext {
   readonly signal: AbortSignal;
   /** Sends a start or delta event (not awaited: ordering holds on one connection). */
   emit(event: UnsequencedEvent<StartEvent | DeltaEvent>): void;
-  /** True when a cancel was flagged before this host took the job (cancellable kinds; else false). */
+  /**
+   * True when a cancel was flagged before this host took the job (cancellable kinds; else false);
+   * the host has then aborted `signal` too.
+   */
   cancelFlagged(): Promise<boolean>;
 }
 

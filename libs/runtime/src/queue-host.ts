@@ -155,7 +155,11 @@ export class QueueHost<D extends HostedDescriptor, J extends { kind: string; kee
         workerId: this.deps.workerId,
         signal: abort.signal,
         emit: (event) => void publisher.emit(event),
-        cancelFlagged: () => flagged,
+        cancelFlagged: async () => {
+          const cancelled = await flagged;
+          if (cancelled) abort.abort();
+          return cancelled;
+        },
       };
       const end = this.endAfterStop(jobId, await runKind(this.engine, job.data, ctx, { model: this.name, log: this.log }));
       if (end) await events.emit(end);
