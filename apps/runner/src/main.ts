@@ -93,7 +93,7 @@ async function main(): Promise<void> {
     dispose = () => llama.dispose();
   }
   for (const d of upstream) {
-    served.push(new RunnerModel({ name: d.name, format: 'upstream', parallel: d.concurrency, contextSize: d.contextSize }, new UpstreamJobEngine(d, log, 'runner'), env.RUNNER_NAME, log));
+    served.push(new RunnerModel({ name: d.name, format: 'upstream', parallel: d.concurrency, contextSize: d.contextSize }, new UpstreamJobEngine(d, log, { code: 'runner_failed', message: 'The runner failed while serving this request.' }), env.RUNNER_NAME, log));
   }
   const connection = new RunnerConnection({
     gateway: env.RUNNER_GATEWAY,

@@ -12,18 +12,16 @@ export class UpstreamJobEngine implements ModelEngine<UpstreamJobData> {
   /** The kinds it has handlers for (the hosts check them against the backend table at boot). */
   static readonly kinds = kindList<UpstreamJobData>({ upstream: true });
   readonly abortable = true;
-  readonly failure: { code: string; message: string };
   readonly handlers: KindHandlers<UpstreamJobData> = { upstream: { cancellable: true, run: (job, ctx) => this.run(job, ctx) } };
   private readonly router: UpstreamRouter;
 
   constructor(
     private readonly descriptor: UpstreamModelDescriptor,
     log: Logger,
-    /** Who answers, in the words of the 500 a failure that is not the upstream's becomes. */
-    serving = 'upstream worker',
+    /** The 500 a failure that is not the upstream's becomes (the runner names itself). */
+    readonly failure: { code: string; message: string } = { code: 'upstream_worker_failed', message: 'The upstream worker failed while serving this request.' },
   ) {
     this.router = new UpstreamRouter(descriptor, log);
-    this.failure = { code: serving === 'runner' ? 'runner_failed' : 'upstream_worker_failed', message: `The ${serving} failed while serving this request.` };
   }
 
   async load(): Promise<void> {
