@@ -2,6 +2,7 @@
 import { Module } from '@nestjs/common';
 import { ChatCompletionsController } from './chat-completions.controller';
 import { CompletionsController } from './completions.controller';
+import { GenerationEndpoint } from './generation-endpoint';
 
-@Module({ controllers: [ChatCompletionsController, CompletionsController] })
+@Module({ controllers: [ChatCompletionsController, CompletionsController], providers: [GenerationEndpoint] })
 export class ChatModule {}
