@@ -2,29 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Rejection } from '@switchyard/runtime';
-import { FFMPEG_SINE_AMPLITUDE, ffmpegConvert, ffmpegTone, rms, toneAmplitude } from '../../../test/support/audio-samples';
-import { decodeAudio, type DecodedAudio } from './audio-decoder';
+import { FFMPEG_SINE_AMPLITUDE, ffmpegConvert, ffmpegTone, rms } from '../../../test/support/audio-samples';
+import { decodeAudio } from './audio-decoder';
+import { fileRejection, toneOf } from './decode-checks.testing';
 import { describeFfmpeg, mp4NeedsSeek, probeFfmpeg } from './ffmpeg-decoder';
 
-/** The 440 Hz component's amplitude and share of the signal, away from codec ramp-in and padding. */
-function toneOf(d: DecodedAudio): { amplitude: number; purity: number } {
-  const mid = d.samples.subarray(1600, d.samples.length - 1600);
-  const amplitude = toneAmplitude(mid, 16000, 440);
-  return { amplitude, purity: amplitude / (rms(mid) * Math.SQRT2) };
-}
-
-async function rejection(p: Promise<unknown>): Promise<Rejection> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(Rejection);
-  const r = err as Rejection;
-  expect(r.status).toBe(400);
-  expect(r.param).toBe('file');
-  return r;
-}
 
 /** Whether a process still exists (a reaped child is gone). */
 function alive(pid: number): boolean {
@@ -63,7 +45,7 @@ describe('decodeAudio through ffmpeg', () => {
     // Lossy codecs pad a frame or so at the ends.
     expect(Math.abs(d.durationS - spec.seconds)).toBeLessThan(0.1);
     expect(d.samples.length).toBe(Math.round(d.durationS * 16000));
-    const { amplitude, purity } = toneOf(d);
+    const { amplitude, purity } = toneOf(d, 1600);
     expect(Math.abs(amplitude - FFMPEG_SINE_AMPLITUDE)).toBeLessThan(0.01);
     expect(purity).toBeGreaterThan(0.97);
   });
@@ -88,7 +70,7 @@ describe('decodeAudio through ffmpeg', () => {
     const d = await decodeAudio(m4a);
     expect(d.sourceFormat).toBe('mp4');
     expect(Math.abs(d.durationS - 6)).toBeLessThan(0.05);
-    const { amplitude, purity } = toneOf(d);
+    const { amplitude, purity } = toneOf(d, 1600);
     expect(Math.abs(amplitude - FFMPEG_SINE_AMPLITUDE)).toBeLessThan(0.01);
     expect(purity).toBeGreaterThan(0.97);
   });
@@ -100,8 +82,8 @@ describe('decodeAudio through ffmpeg', () => {
     const fromFlac = await decodeAudio(ffmpegConvert(wav, 'lr.wav', 'lr.flac'));
     expect([fromWav.decoder, fromFlac.decoder]).toEqual(['wav', 'ffmpeg']);
     expect(fromFlac.samples.length).toBe(fromWav.samples.length);
-    expect(toneOf(fromWav).amplitude).toBeCloseTo(FFMPEG_SINE_AMPLITUDE / 2, 3);
-    expect(toneOf(fromFlac).amplitude).toBeCloseTo(FFMPEG_SINE_AMPLITUDE / 2, 3);
+    expect(toneOf(fromWav, 1600).amplitude).toBeCloseTo(FFMPEG_SINE_AMPLITUDE / 2, 3);
+    expect(toneOf(fromFlac, 1600).amplitude).toBeCloseTo(FFMPEG_SINE_AMPLITUDE / 2, 3);
     const a = fromWav.samples.subarray(1600, 14400);
     const b = fromFlac.samples.subarray(1600, 14400);
     // Two different resamplers, both linear phase: the same waveform, sample for sample, within -60 dB.
@@ -113,21 +95,21 @@ describe('decodeAudio through ffmpeg', () => {
     const withAudio = ffmpegTone('av.mp4', { seconds: 2, rate: 44100 }, [...video, '-map', '1:v', '-map', '0:a', '-shortest']);
     const d = await decodeAudio(withAudio);
     expect(Math.abs(d.durationS - 2)).toBeLessThan(0.1);
-    expect(Math.abs(toneOf(d).amplitude - FFMPEG_SINE_AMPLITUDE)).toBeLessThan(0.01);
+    expect(Math.abs(toneOf(d, 1600).amplitude - FFMPEG_SINE_AMPLITUDE)).toBeLessThan(0.01);
     const silentFilm = ffmpegTone('v.mp4', { seconds: 2, rate: 44100 }, [...video, '-map', '1:v']);
-    const r = await rejection(decodeAudio(silentFilm));
+    const r = await fileRejection(decodeAudio(silentFilm));
     expect(r).toMatchObject({ code: 'invalid_audio', message: 'The file has no audio stream.' });
   });
 
   it('refuses what is not audio, empty or undecodable, each a 400 on file', async () => {
-    expect(await rejection(decodeAudio(Buffer.alloc(0)))).toMatchObject({ code: 'invalid_audio', message: 'The audio file is empty.' });
-    const text = await rejection(decodeAudio(Buffer.from('hello, this is not audio at all\n')));
+    expect(await fileRejection(decodeAudio(Buffer.alloc(0)))).toMatchObject({ code: 'invalid_audio', message: 'The audio file is empty.' });
+    const text = await fileRejection(decodeAudio(Buffer.from('hello, this is not audio at all\n')));
     expect(text.code).toBe('unsupported_audio_format');
     expect(text.message).toMatch(/looks like text.*'mp3'/);
     const png = Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), Buffer.alloc(100)]);
-    expect((await rejection(decodeAudio(png))).message).toMatch(/PNG image/);
+    expect((await fileRejection(decodeAudio(png))).message).toMatch(/PNG image/);
     const noise = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 37 + 11) % 251));
-    expect((await rejection(decodeAudio(noise))).code).toBe('unsupported_audio_format');
+    expect((await fileRejection(decodeAudio(noise))).code).toBe('unsupported_audio_format');
     // The right magic, then garbage: ffmpeg gets it and fails, and says so.
     const garbage = Buffer.from(Array.from({ length: 20000 }, (_, i) => (i * 131 + 7) % 256));
     const heads: [string, Buffer][] = [
@@ -138,7 +120,7 @@ describe('decodeAudio through ffmpeg', () => {
       ['webm', Buffer.from([0x1a, 0x45, 0xdf, 0xa3])],
     ];
     for (const [format, head] of heads) {
-      const r = await rejection(decodeAudio(Buffer.concat([head, garbage])));
+      const r = await fileRejection(decodeAudio(Buffer.concat([head, garbage])));
       expect({ format, code: r.code }).toEqual({ format, code: 'invalid_audio' });
     }
   });
@@ -153,7 +135,7 @@ describe('decodeAudio through ffmpeg', () => {
     // 60 s of audio in about 60 kB: the limit, not the upload size, bounds the decoded samples.
     const mp3 = ffmpegTone('long.mp3', { seconds: 60, rate: 8000 }, ['-b:a', '8k']);
     expect(mp3.length).toBeLessThan(100_000);
-    const r = await rejection(decodeAudio(mp3, { maxDurationS: 10 }));
+    const r = await fileRejection(decodeAudio(mp3, { maxDurationS: 10 }));
     expect(r.code).toBe('audio_too_long');
     expect(r.message).toMatch(/10 s/);
   });
@@ -184,7 +166,7 @@ describe('decodeAudio through ffmpeg', () => {
     it('is killed on timeout, and the decode is a 400 that says so', async () => {
       rmSync(join(dir, 'pid'), { force: true });
       const started = Date.now();
-      const r = await rejection(decodeAudio(mp3(), { ffmpegPath: fake, timeoutMs: 300 }));
+      const r = await fileRejection(decodeAudio(mp3(), { ffmpegPath: fake, timeoutMs: 300 }));
       expect(r.message).toMatch(/took longer than/);
       expect(Date.now() - started).toBeLessThan(5000);
       expect(await waitGone(await pid())).toBe(true);
@@ -218,7 +200,7 @@ describe('decodeAudio through ffmpeg', () => {
     expect(describeFfmpeg(found)).toMatch(/^ffmpeg \S+ at 'ffmpeg': every audio format/);
     const mp3 = ffmpegTone('a.mp3', { seconds: 1, rate: 16000 });
     for (const options of [{ ffmpegPath: '/nonexistent/ffmpeg' }, { ffmpeg: false }]) {
-      const r = await rejection(decodeAudio(mp3, options));
+      const r = await fileRejection(decodeAudio(mp3, options));
       expect(r.code).toBe('unsupported_audio_format');
       expect(r.message).toMatch(/cannot decode mp3 audio: ffmpeg is not installed/);
     }

@@ -1,27 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { Rejection } from '@switchyard/runtime';
-import { FFMPEG_SINE_AMPLITUDE, ffmpegTone, rms, tone, toneAmplitude, wavFile, type WavEncoding } from '../../../test/support/audio-samples';
-import { decodeAudio, type DecodedAudio } from './audio-decoder';
+import { FFMPEG_SINE_AMPLITUDE, ffmpegTone, tone, wavFile, type WavEncoding } from '../../../test/support/audio-samples';
+import { decodeAudio } from './audio-decoder';
+import { fileRejection, toneOf } from './decode-checks.testing';
 import { parseWav } from './wav-decoder';
 
-/** The 440 Hz component's amplitude, and how much of the signal it is (1 for a clean tone). */
-function toneOf(d: DecodedAudio): { amplitude: number; purity: number } {
-  const mid = d.samples.subarray(800, d.samples.length - 800);
-  const amplitude = toneAmplitude(mid, 16000, 440);
-  return { amplitude, purity: amplitude / (rms(mid) * Math.SQRT2) };
-}
-
-async function rejection(p: Promise<unknown>): Promise<Rejection> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(Rejection);
-  const r = err as Rejection;
-  expect(r.status).toBe(400);
-  expect(r.param).toBe('file');
-  return r;
-}
 
 const ENCODINGS: WavEncoding[] = ['pcm8', 'pcm16', 'pcm24', 'pcm32', 'float32', 'float64'];
 /** Quantisation noise allowed around the tone: 8-bit is ~-43 dB below a 0.5 tone, the rest far less. */
@@ -44,7 +26,7 @@ describe('WAV decoding in-process', () => {
       expect(d).toMatchObject({ sampleRate: 16000, sourceFormat: 'wav', decoder: 'wav' });
       expect(d.durationS).toBeCloseTo(0.5, 4);
       expect(d.samples.length).toBe(8000);
-      const { amplitude, purity } = toneOf(d);
+      const { amplitude, purity } = toneOf(d, 800);
       expect(amplitude).toBeCloseTo(channels === 1 ? 0.5 : 0.25, 2);
       expect(purity).toBeGreaterThan(PURITY[encoding]);
     });
@@ -53,7 +35,7 @@ describe('WAV decoding in-process', () => {
   it('reads WAVE_FORMAT_EXTENSIBLE integer and float files', async () => {
     for (const encoding of ['pcm16', 'pcm24', 'float32'] as const) {
       const d = await decodeAudio(wavFile([tone(440, 0.5, 48000, 0.5)], 48000, { encoding, extensible: true }), { ffmpeg: false });
-      expect(toneOf(d).amplitude).toBeCloseTo(0.5, 2);
+      expect(toneOf(d, 800).amplitude).toBeCloseTo(0.5, 2);
     }
   });
 
@@ -66,13 +48,13 @@ describe('WAV decoding in-process', () => {
     });
     const d = await decodeAudio(bytes, { ffmpeg: false });
     expect(d.durationS).toBeCloseTo(0.5, 4);
-    expect(toneOf(d).purity).toBeGreaterThan(0.999);
+    expect(toneOf(d, 800).purity).toBeGreaterThan(0.999);
   });
 
   it.each([0, 0xffffffff])('reads a streamed header (data size %i) to the end of the file', async (dataSize) => {
     const d = await decodeAudio(wavFile([tone(440, 0.5, 16000, 0.5)], 16000, { encoding: 'pcm16', dataSize }), { ffmpeg: false });
     expect(d.samples.length).toBe(8000);
-    expect(toneOf(d).amplitude).toBeCloseTo(0.5, 2);
+    expect(toneOf(d, 800).amplitude).toBeCloseTo(0.5, 2);
   });
 
   it('keeps the whole frames of a file cut short', async () => {
@@ -99,7 +81,7 @@ describe('WAV decoding in-process', () => {
     const d = await decodeAudio(bytes, { ffmpeg: false });
     expect(d.decoder).toBe('wav');
     expect(d.durationS).toBeCloseTo(1, 3);
-    const { amplitude, purity } = toneOf(d);
+    const { amplitude, purity } = toneOf(d, 800);
     expect(amplitude).toBeCloseTo(FFMPEG_SINE_AMPLITUDE, 2);
     // The companded and 8-bit formats carry audible quantisation noise; the rest next to none.
     expect(purity).toBeGreaterThan(name === 'u8' || name.endsWith('law') ? 0.95 : 0.999);
@@ -115,28 +97,28 @@ describe('WAV decoding in-process', () => {
     expect(parsed).toMatchObject({ kind: 'wav', info: { formatTag: 1, bitsPerSample: 24, frames: 48000 } });
     const d = await decodeAudio(bytes, { ffmpeg: false });
     expect(d.durationS).toBe(1);
-    expect(toneOf(d).amplitude).toBeCloseTo(FFMPEG_SINE_AMPLITUDE, 3);
+    expect(toneOf(d, 800).amplitude).toBeCloseTo(FFMPEG_SINE_AMPLITUDE, 3);
   });
 
   it('refuses broken headers with a 400 on file', async () => {
     const good = wavFile([tone(440, 0.1, 16000)], 16000, { encoding: 'pcm16' });
     const noData = good.subarray(0, 12 + 8 + 16);
-    expect((await rejection(decodeAudio(noData))).message).toMatch(/no data chunk/);
+    expect((await fileRejection(decodeAudio(noData))).message).toMatch(/no data chunk/);
     const noFmt = Buffer.concat([good.subarray(0, 12), good.subarray(12 + 8 + 16)]);
-    expect((await rejection(decodeAudio(noFmt))).message).toMatch(/format chunk/);
+    expect((await fileRejection(decodeAudio(noFmt))).message).toMatch(/format chunk/);
     const zeroChannels = Buffer.from(good);
     zeroChannels.writeUInt16LE(0, 22);
-    expect((await rejection(decodeAudio(zeroChannels))).message).toMatch(/zero channels/);
+    expect((await fileRejection(decodeAudio(zeroChannels))).message).toMatch(/zero channels/);
     const zeroRate = Buffer.from(good);
     zeroRate.writeUInt32LE(0, 24);
-    expect((await rejection(decodeAudio(zeroRate))).message).toMatch(/sample rate/);
+    expect((await fileRejection(decodeAudio(zeroRate))).message).toMatch(/sample rate/);
     const float12 = Buffer.from(good);
     float12.writeUInt16LE(3, 20);
     float12.writeUInt16LE(12, 34);
-    expect((await rejection(decodeAudio(float12))).message).toMatch(/12-bit/);
+    expect((await fileRejection(decodeAudio(float12))).message).toMatch(/12-bit/);
     const empty = wavFile([new Float32Array(0)], 16000, { encoding: 'pcm16' });
-    expect((await rejection(decodeAudio(empty))).message).toMatch(/no audio samples/);
-    expect((await rejection(decodeAudio(Buffer.from('RIFF\x04\x00\x00\x00WAVE', 'latin1')))).code).toBe('invalid_audio');
+    expect((await fileRejection(decodeAudio(empty))).message).toMatch(/no audio samples/);
+    expect((await fileRejection(decodeAudio(Buffer.from('RIFF\x04\x00\x00\x00WAVE', 'latin1')))).code).toBe('invalid_audio');
   });
 
   it('hands codecs it does not read to ffmpeg, and says ffmpeg is needed when there is none', async () => {
@@ -145,9 +127,9 @@ describe('WAV decoding in-process', () => {
     const d = await decodeAudio(adpcm);
     expect(d.decoder).toBe('ffmpeg');
     expect(d.durationS).toBeCloseTo(1, 1);
-    expect(toneOf(d).amplitude).toBeCloseTo(FFMPEG_SINE_AMPLITUDE, 2);
+    expect(toneOf(d, 800).amplitude).toBeCloseTo(FFMPEG_SINE_AMPLITUDE, 2);
     for (const options of [{ ffmpeg: false }, { ffmpegPath: '/nonexistent/ffmpeg' }]) {
-      const r = await rejection(decodeAudio(adpcm, options));
+      const r = await fileRejection(decodeAudio(adpcm, options));
       expect(r.code).toBe('unsupported_audio_format');
       expect(r.message).toMatch(/cannot decode WAV \(WAVE format 0x0002\) audio: ffmpeg is not installed/);
     }
@@ -155,7 +137,7 @@ describe('WAV decoding in-process', () => {
 
   it('checks the duration limit from the header, before decoding', async () => {
     const bytes = wavFile([tone(440, 2, 8000)], 8000, { encoding: 'pcm16' });
-    const r = await rejection(decodeAudio(bytes, { maxDurationS: 1.5 }));
+    const r = await fileRejection(decodeAudio(bytes, { maxDurationS: 1.5 }));
     expect(r.code).toBe('audio_too_long');
     expect((await decodeAudio(bytes, { maxDurationS: 2 })).durationS).toBe(2);
   });
