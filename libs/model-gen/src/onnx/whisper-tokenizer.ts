@@ -11,6 +11,7 @@
  * special token has the id it has in openai/whisper-{tiny,base,small,medium}.
  */
 import { COMMON_WORDS } from '../tokenizer';
+import { addedToken } from './hf-added-token';
 
 /** Whisper's languages in token order (openai/whisper's LANGUAGES, without large-v3's "yue"). */
 export const WHISPER_LANGUAGES: readonly string[] = (
@@ -150,15 +151,6 @@ export function generateWhisperVocab(options: { baseSize?: number; extraWords?: 
   };
 }
 
-const addedToken = (id: number, content: string, special: boolean): object => ({
-  id,
-  content,
-  single_word: false,
-  lstrip: false,
-  rstrip: false,
-  normalized: false,
-  special,
-});
 
 /**
  * tokenizer.json. Timestamp tokens are added but not special, as in current Hugging Face exports:

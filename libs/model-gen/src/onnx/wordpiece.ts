@@ -6,6 +6,7 @@
  * "##" continuations, common English words and suffix fragments. Lower-cased, like uncased BERT.
  */
 import { COMMON_WORDS, WORD_FRAGMENTS } from '../tokenizer';
+import { addedToken } from './hf-added-token';
 
 export const WORDPIECE_SPECIALS = { pad: '[PAD]', unk: '[UNK]', cls: '[CLS]', sep: '[SEP]', mask: '[MASK]' } as const;
 
@@ -37,15 +38,6 @@ export function generateWordPieceVocab(): WordPieceVocab {
   return { tokens, ids, padId: 0, unkId: 1, clsId: 2, sepId: 3 };
 }
 
-const special = (id: number, content: string): object => ({
-  id,
-  content,
-  single_word: false,
-  lstrip: false,
-  rstrip: false,
-  normalized: false,
-  special: true,
-});
 
 /** tokenizer.json for a BERT WordPiece vocabulary (no fixed padding: callers pad per batch). */
 export function wordPieceTokenizerJson(vocab: WordPieceVocab): object {
@@ -56,7 +48,7 @@ export function wordPieceTokenizerJson(vocab: WordPieceVocab): object {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: [pad, unk, cls, sep, mask].map((t) => special(vocab.ids.get(t)!, t)),
+    added_tokens: [pad, unk, cls, sep, mask].map((t) => addedToken(vocab.ids.get(t)!, t, true)),
     normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: {
