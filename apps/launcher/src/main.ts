@@ -10,7 +10,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import type { ModelDescriptor } from '@switchyard/contracts';
 import { dirname, join, resolve } from 'node:path';
 import { loadModelsFile, Logger, ModelsFileError, RedisServerMissingError, startLocalRedis, type LocalRedis } from '@switchyard/runtime';
-import { generateBertModel, generateLlamaModel } from '@switchyard/model-gen';
+import { generateBertModel, generateLlamaModel, generateWhisperModel } from '@switchyard/model-gen';
 import { ChildSupervisor, type SupervisedChild } from './child-supervisor';
 
 const log = new Logger('launcher');
@@ -32,7 +32,8 @@ async function ensureDemoModel(modelsFile: string): Promise<ModelDescriptor[]> {
   for (const m of models) {
     if (m.backend !== 'onnx' || dirname(resolve(m.path)) !== DEMO_ONNX_DIR || existsSync(join(m.path, m.file))) continue;
     log.info('generating a demo ONNX model (tiny random weights)', { path: m.path, task: m.task });
-    generateBertModel({ dir: m.path, task: m.task, seed: 1 });
+    if (m.task === 'speech-recognition') generateWhisperModel({ dir: m.path, shape: 'tiny', seed: 1 });
+    else generateBertModel({ dir: m.path, task: m.task, seed: 1 });
   }
   return models;
 }

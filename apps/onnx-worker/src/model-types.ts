@@ -7,10 +7,12 @@ import { classifierModelType } from './model-types/classifier.model-type';
 import { embeddingsModelType } from './model-types/embeddings.model-type';
 import type { ModelType } from './model-types/model-type';
 import { rerankerModelType } from './model-types/reranker.model-type';
+import { speechRecognitionModelType } from './model-types/speech-recognition.model-type';
 
 export const MODEL_TYPES: Readonly<Record<OnnxTask, ModelType>> = {
   embeddings: embeddingsModelType,
   classifier: classifierModelType,
   reranker: rerankerModelType,
+  'speech-recognition': speechRecognitionModelType,
 };
 

@@ -20,7 +20,7 @@ const START_EVENT_AFTER_MS = 250;
 
 export class OnnxJobEngine implements ModelEngine<TaskJobData> {
   /** The kinds it has handlers for (the worker checks them against the backend table at boot). */
-  static readonly kinds = kindList<TaskJobData>({ embeddings: true, classify: true, rerank: true });
+  static readonly kinds = kindList<TaskJobData>({ embeddings: true, classify: true, rerank: true, transcribe: true });
   readonly abortable = false;
   readonly failure: { code: string; message: string };
   readonly handlers: KindHandlers<TaskJobData>;
@@ -39,6 +39,8 @@ export class OnnxJobEngine implements ModelEngine<TaskJobData> {
       embeddings: { run: (job, ctx) => this.run(job, ctx) },
       classify: { run: (job, ctx) => this.run(job, ctx) },
       rerank: { run: (job, ctx) => this.run(job, ctx) },
+      // A transcription runs for seconds: a client that leaves stops it between windows.
+      transcribe: { cancellable: true, run: (job, ctx) => this.run(job, ctx) },
     };
   }
 
@@ -83,7 +85,7 @@ export class OnnxJobEngine implements ModelEngine<TaskJobData> {
     };
     const announce = setTimeout(() => ctx.emit({ type: 'start', workerId: ctx.workerId, promptTokens: 0 }), START_EVENT_AFTER_MS);
     try {
-      return { type: 'result', workerId: ctx.workerId, data: await served.run(job, { joined: join }) };
+      return { type: 'result', workerId: ctx.workerId, data: await served.run(job, { joined: join, signal: ctx.signal, delta: (text) => ctx.emit({ type: 'delta', text }) }) };
     } finally {
       clearTimeout(announce);
       if (!joined) {

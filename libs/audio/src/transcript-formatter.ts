@@ -3,6 +3,7 @@
  * `response_format`s: json, text, srt, vtt and verbose_json, with OpenAI's content types. Pure
  * functions of the worker's neutral transcript, so every backend gets the same bytes.
  */
+import type { Transcript, TranscriptSegment, TranscriptTask } from '@switchyard/contracts';
 import { whisperLanguageName } from './whisper-languages';
 
 export const TRANSCRIPT_FORMATS = ['json', 'text', 'srt', 'verbose_json', 'vtt'] as const;
@@ -11,37 +12,7 @@ export type TranscriptFormat = (typeof TRANSCRIPT_FORMATS)[number];
 export const TIMESTAMP_GRANULARITIES = ['word', 'segment'] as const;
 export type TimestampGranularity = (typeof TIMESTAMP_GRANULARITIES)[number];
 
-export type TranscriptTask = 'transcribe' | 'translate';
-
-/** One decoded segment, with OpenAI's field names (as verbose_json carries them). */
-export interface TranscriptSegment {
-  id: number;
-  seek: number;
-  start: number;
-  end: number;
-  text: string;
-  tokens: number[];
-  temperature: number;
-  avg_logprob: number;
-  compression_ratio: number;
-  no_speech_prob: number;
-}
-
-export interface TranscriptWord {
-  word: string;
-  start: number;
-  end: number;
-}
-
-/** The worker's result for one request. */
-export interface Transcript {
-  text: string;
-  /** A code ("en"), a name ("english") or a token ("<|en|>"); written as Whisper's name. */
-  language: string;
-  durationS: number;
-  segments: TranscriptSegment[];
-  words?: TranscriptWord[];
-}
+export type { Transcript, TranscriptSegment, TranscriptTask, TranscriptWord } from '@switchyard/contracts';
 
 export interface TranscriptFormatOptions {
   task: TranscriptTask;

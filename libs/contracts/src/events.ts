@@ -110,6 +110,7 @@ export interface JobResults {
   embeddings: TaskResult;
   classify: TaskResult;
   rerank: TaskResult;
+  transcribe: TaskResult;
   upstream: Record<string, unknown>;
 }
 

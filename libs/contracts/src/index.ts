@@ -9,4 +9,5 @@ export * from './runner';
 export * from './job-routing';
 export * from './onnx-models';
 export * from './onnx-jobs';
+export * from './audio-jobs';
 export * from './backends';

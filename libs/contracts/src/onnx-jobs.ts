@@ -4,6 +4,7 @@
  * serves embeddings of GGUF embedding models.
  */
 import type { JobsOptions } from 'bullmq';
+import type { TranscribeJobData, TranscribeResult } from './audio-jobs';
 import { llmQueueName } from './queues';
 
 /** Inputs longer than the model's limit: rejected (400), unless the request asked to truncate. */
@@ -34,7 +35,7 @@ export interface RerankJobData extends TaskJobBase {
   documents: string[];
 }
 
-export type TaskJobData = EmbeddingsJobData | ClassifyJobData | RerankJobData;
+export type TaskJobData = EmbeddingsJobData | ClassifyJobData | RerankJobData | TranscribeJobData;
 export type TaskJobName = TaskJobData['kind'];
 
 export interface EmbeddingsResult {
@@ -58,7 +59,7 @@ export interface RerankResult {
   promptTokens: number;
 }
 
-export type TaskResult = EmbeddingsResult | ClassifyResult | RerankResult;
+export type TaskResult = EmbeddingsResult | ClassifyResult | RerankResult | TranscribeResult;
 
 /**
  * A task has no side effects and streams nothing, so a job whose worker died is simply run again

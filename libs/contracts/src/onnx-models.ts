@@ -6,9 +6,31 @@
 import type { ModelDescriptorBase } from './models';
 import type { Backend } from './queues';
 
-export type OnnxTask = 'embeddings' | 'classifier' | 'reranker';
+export type OnnxTask = 'embeddings' | 'classifier' | 'reranker' | 'speech-recognition';
 
-export const ONNX_TASKS: readonly OnnxTask[] = ['embeddings', 'classifier', 'reranker'];
+export const ONNX_TASKS: readonly OnnxTask[] = ['embeddings', 'classifier', 'reranker', 'speech-recognition'];
+
+/** ONNX weight variants as transformers.js names them (file suffixes: `_quantized`, `_fp16`, ...). */
+export type OnnxDtype = 'fp32' | 'fp16' | 'q8' | 'int8' | 'uint8' | 'q4' | 'q4f16' | 'bnb4';
+
+/**
+ * speech-recognition: how a Whisper model decodes, with OpenAI's reference defaults. A threshold
+ * set to null turns its check off.
+ */
+export interface SpeechOptions {
+  /** Weights of the encoder and the merged decoder (default fp32: `onnx/encoder_model.onnx`). */
+  dtype: OnnxDtype;
+  /** Temperatures tried in turn at `temperature: 0` when a window's decode looks bad (default 0, 0.2 ... 1). */
+  temperatureFallback: number[];
+  /** A window whose text compresses better than this (gzip ratio) is decoded again hotter (2.4). */
+  compressionRatioThreshold: number | null;
+  /** ... or whose mean token log probability is below this (-1). */
+  logprobThreshold: number | null;
+  /** A window is silence when <|nospeech|> is more likely than this and the logprob check failed (0.6). */
+  noSpeechThreshold: number | null;
+  /** Longest audio accepted, in seconds (default 7200). */
+  maxDurationS: number;
+}
 
 /** How token vectors become one embedding. */
 export type EmbeddingPooling = 'mean' | 'cls';
@@ -39,4 +61,6 @@ export interface OnnxModelDescriptor extends ModelDescriptorBase {
   categories: Record<string, string[]>;
   /** classifier: score at or above which a category is flagged. */
   threshold: number;
+  /** speech-recognition only. */
+  speech?: SpeechOptions;
 }

@@ -4,7 +4,7 @@
  * folder in Hugging Face's layout; `task` names the worker plug-in that serves it.
  */
 import { isAbsolute, resolve } from 'node:path';
-import type { EmbeddingPooling, OnnxModelDescriptor, OnnxTask } from '@switchyard/contracts';
+import type { EmbeddingPooling, OnnxDtype, OnnxModelDescriptor, OnnxTask, SpeechOptions } from '@switchyard/contracts';
 import { durationMs } from './models-schema';
 
 /** OpenAI's moderation categories, which `categories` may map model labels to. */
@@ -40,6 +40,12 @@ export interface OnnxEntry {
   /** `categories: { toxic: harassment, threat: [violence, harassment/threatening] }`. */
   categories?: Record<string, string | string[]>;
   threshold?: number;
+  dtype?: OnnxDtype;
+  temperature_fallback?: number[];
+  compression_ratio_threshold?: number | null;
+  logprob_threshold?: number | null;
+  no_speech_threshold?: number | null;
+  max_duration?: number;
   max_queue?: number;
   auto_load?: boolean;
   preload?: boolean;
@@ -61,7 +67,7 @@ export function parseOnnxEntry(e: OnnxEntry, ctx: EntryContext): OnnxModelDescri
     backend: 'onnx',
     task: e.task,
     path: isAbsolute(e.path) ? e.path : resolve(ctx.baseDir, e.path),
-    file: e.file ?? 'onnx/model.onnx',
+    file: e.file ?? (e.task === 'speech-recognition' ? `onnx/encoder_model${DTYPE_SUFFIX[e.dtype ?? 'fp32']}.onnx` : 'onnx/model.onnx'),
     contextSize: e.context_size ?? 512,
     parallel: e.parallel ?? 32,
     threads: e.threads ?? 1,
@@ -72,11 +78,36 @@ export function parseOnnxEntry(e: OnnxEntry, ctx: EntryContext): OnnxModelDescri
     matryoshka: e.matryoshka ?? false,
     categories: Object.fromEntries(Object.entries(e.categories ?? {}).map(([label, c]) => [label, typeof c === 'string' ? [c] : c])),
     threshold: e.threshold ?? 0.5,
+    ...(e.task === 'speech-recognition' ? { speech: speechOptions(e) } : {}),
     maxQueue: e.max_queue ?? 256,
     autoLoad: e.auto_load ?? true,
     preload: e.preload ?? true,
     keepAliveMs: durationMs(e.keep_alive, -1),
     created: ctx.created,
     ownedBy: e.owned_by ?? 'switchyard',
+  };
+}
+
+/** The file-name suffix of each dtype, as transformers.js loads them. */
+export const DTYPE_SUFFIX: Readonly<Record<OnnxDtype, string>> = {
+  fp32: '',
+  fp16: '_fp16',
+  q8: '_quantized',
+  int8: '_int8',
+  uint8: '_uint8',
+  q4: '_q4',
+  q4f16: '_q4f16',
+  bnb4: '_bnb4',
+};
+
+/** OpenAI's reference transcribe() defaults where the entry is silent (null keeps a check off). */
+function speechOptions(e: OnnxEntry): SpeechOptions {
+  return {
+    dtype: e.dtype ?? 'fp32',
+    temperatureFallback: e.temperature_fallback ?? [0, 0.2, 0.4, 0.6, 0.8, 1],
+    compressionRatioThreshold: e.compression_ratio_threshold === undefined ? 2.4 : e.compression_ratio_threshold,
+    logprobThreshold: e.logprob_threshold === undefined ? -1 : e.logprob_threshold,
+    noSpeechThreshold: e.no_speech_threshold === undefined ? 0.6 : e.no_speech_threshold,
+    maxDurationS: e.max_duration ?? 7200,
   };
 }

@@ -10,6 +10,7 @@ const ENDPOINT: Record<OnnxTask, string> = {
   embeddings: 'embeddings',
   classifier: 'moderations',
   reranker: 'rerank',
+  'speech-recognition': 'audio transcriptions',
 };
 
 /** ONNX models serve their task; GGUF models marked `embedding` serve embeddings (on the llm worker). */
@@ -22,7 +23,7 @@ export function servesTask(model: ModelDescriptor, task: OnnxTask): boolean {
  * to serve the task.
  */
 export function requireTaskModel(catalog: ModelCatalogService, id: string | undefined, task: 'embeddings'): ModelDescriptor;
-export function requireTaskModel(catalog: ModelCatalogService, id: string | undefined, task: 'classifier' | 'reranker'): OnnxModelDescriptor;
+export function requireTaskModel(catalog: ModelCatalogService, id: string | undefined, task: 'classifier' | 'reranker' | 'speech-recognition'): OnnxModelDescriptor;
 export function requireTaskModel(catalog: ModelCatalogService, id: string | undefined, task: OnnxTask): ModelDescriptor {
   if (id === undefined) {
     const first = catalog.models.find((m) => servesTask(m, task));
@@ -52,6 +53,8 @@ export function unsupportedKind(model: ModelDescriptor, kind: JobKind, id = mode
       return OpenAIError.badRequest(`The model '${id}' is ${what} and does not support ${ENDPOINT.classifier}.`, 'model', 'model_not_supported');
     case 'rerank':
       return OpenAIError.badRequest(`The model '${id}' is ${what} and does not support ${ENDPOINT.reranker}.`, 'model', 'model_not_supported');
+    case 'transcribe':
+      return OpenAIError.badRequest(`The model '${id}' is ${what} and does not support ${ENDPOINT['speech-recognition']}.`, 'model', 'model_not_supported');
     case 'tokens':
       // The words the workers answered with before the gateway checked (token tools need a local tokenizer).
       if (acceptsKind(model, 'upstream')) {

@@ -18,6 +18,10 @@ export interface ModelTypeContext {
 /** A job's progress callbacks: `joined` when its inputs are queued for a model run. */
 export interface JobHooks {
   joined: () => void;
+  /** Aborted when the client has gone (or the worker is stopping): long jobs check it between runs. */
+  signal: AbortSignal;
+  /** Sends a piece of a streamed answer (a transcript's finished segment) before the result. */
+  delta: (text: string) => void;
 }
 
 export interface ServedModel {
