@@ -67,4 +67,6 @@ export interface TranscribeResult extends Transcript {
   /** Text tokens decoded, and the prompt's tokens (OpenAI's usage on streamed transcriptions). */
   outputTokens: number;
   promptTokens: number;
+  /** Encoder positions the audio took (50 per second of audio windows): usage's audio_tokens. */
+  audioTokens: number;
 }
