@@ -1,14 +1,15 @@
 /**
  * The gateway app: OpenAI HTTP API in front of the queues. It never runs a model.
  *
- * One folder per feature (chat, tasks, tokens, models, admin, runner-bridge), each with its module,
+ * One folder per feature (chat, tasks, audio, tokens, models, admin, runner-bridge), each with its module,
  * controllers, DTOs and formatter; `core/` holds what they share (CoreModule, global). A new
- * feature (audio, images) is a folder with its module, listed below: its controllers inject
+ * feature (images) is a folder with its module, listed below: its controllers inject
  * InferenceService and ModelCatalogService from core and write OpenAI's shapes themselves.
  */
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { AdminModule } from './admin/admin.module';
+import { AudioModule } from './audio/audio.module';
 import { ChatModule } from './chat/chat.module';
 import { ApiKeyGuard } from './core/api-key.guard';
 import { CoreModule } from './core/core.module';
@@ -19,7 +20,7 @@ import { RunnerBridgeModule } from './runner-bridge/runner-bridge.module';
 import { TasksModule } from './tasks/tasks.module';
 import { TokensModule } from './tokens/tokens.module';
 
-const FEATURES = [ModelsModule, ChatModule, TasksModule, TokensModule, AdminModule, RunnerBridgeModule];
+const FEATURES = [ModelsModule, ChatModule, TasksModule, AudioModule, TokensModule, AdminModule, RunnerBridgeModule];
 
 @Module({})
 export class GatewayModule {

@@ -5,6 +5,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { EnvError, handleShutdown, loadEnv, loadModelsFile, Logger, ModelsFileError, splitList } from '@switchyard/runtime';
 import { GatewayEnv } from './core/gateway-config';
 import { GatewayModule } from './gateway.module';
+import { AUDIO_UPLOAD_PATHS } from './audio/audio.controller';
 import { jsonBody } from './core/json-body.middleware';
 import { createValidationPipe } from './core/validation';
 
@@ -20,7 +21,7 @@ async function main(): Promise<void> {
     abortOnError: false,
   });
   app.disable('x-powered-by');
-  for (const step of jsonBody(env.MAX_BODY_BYTES)) app.use(step);
+  for (const step of jsonBody(env.MAX_BODY_BYTES, AUDIO_UPLOAD_PATHS)) app.use(step);
   app.useGlobalPipes(createValidationPipe());
   await app.listen(env.PORT, env.HOST);
   handleShutdown(app, log);

@@ -38,6 +38,11 @@ export class GatewayEnv extends CommonEnv {
   @Min(1024)
   MAX_BODY_BYTES: number = 10 * 1024 * 1024;
 
+  /** Largest audio file /v1/audio/transcriptions and /translations accept (413 above); OpenAI's is 25 MB. */
+  @IsInt()
+  @Min(1024)
+  AUDIO_MAX_FILE_BYTES: number = 25 * 1024 * 1024;
+
   /** How long a request waits for some worker to serve its model before 503. */
   @IsInt()
   @Min(0)

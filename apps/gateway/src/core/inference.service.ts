@@ -21,6 +21,7 @@ import {
   type ModelDescriptor,
   type QueuedJobData,
   type TaskJobData,
+  type TaskJobName,
   type TaskResult,
 } from '@switchyard/contracts';
 import { Logger } from '@switchyard/runtime';
@@ -33,6 +34,15 @@ import { QueueAdmission } from './queue-admission';
 import { RedisConnections } from './redis-connections';
 import { checkAccepts } from './task-models';
 import { WorkerRegistry } from './worker-registry.service';
+
+/**
+ * What a task that streams text before its result (transcriptions) yields: the worker once it has
+ * the job, each piece of text, then the result, which is the last.
+ */
+export type TaskStreamEvent<R extends TaskResult = TaskResult> =
+  | { type: 'start'; workerId: string }
+  | { type: 'delta'; text: string }
+  | { type: 'result'; result: R; workerId: string };
 
 export interface IndexedEvent {
   index: number;
@@ -104,6 +114,34 @@ export class InferenceService implements OnApplicationShutdown {
     for await (const { event } of this.generate(model, [data], signal)) {
       if (event.type === 'start') workerId = event.workerId;
       if (event.type === 'result') return { result: event.data as TaskResult, workerId: event.workerId ?? workerId };
+    }
+    throw new OpenAIError(499, 'The request was cancelled.', 'invalid_request_error', 'request_cancelled');
+  }
+
+  /**
+   * Runs one task job that may stream text (`delta` events) before its result, as `runTask` does;
+   * the result's kind is checked against the job's. Leaving the loop early cancels the job.
+   */
+  async *streamTask<K extends TaskJobName>(
+    model: ModelDescriptor,
+    data: Extract<TaskJobData, { kind: K }>,
+    signal: AbortSignal,
+  ): AsyncGenerator<TaskStreamEvent<Extract<TaskResult, { kind: K }>>> {
+    let workerId = '';
+    for await (const { event } of this.generate(model, [data], signal)) {
+      if (event.type === 'start') {
+        workerId = event.workerId;
+        yield { type: 'start', workerId };
+      } else if (event.type === 'delta') {
+        yield { type: 'delta', text: event.text };
+      } else if (event.type === 'result') {
+        const result = event.data as TaskResult;
+        if (result.kind !== data.kind) {
+          throw new OpenAIError(502, `The worker answered a '${data.kind}' job with a '${result.kind}' result.`, 'server_error', 'bad_result');
+        }
+        yield { type: 'result', result: result as Extract<TaskResult, { kind: K }>, workerId: event.workerId ?? workerId };
+        return;
+      }
     }
     throw new OpenAIError(499, 'The request was cancelled.', 'invalid_request_error', 'request_cancelled');
   }

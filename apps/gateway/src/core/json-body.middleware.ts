@@ -14,15 +14,28 @@ const JSON_TYPES = ['application/json', 'application/*+json'];
  * Refuses a body that is not JSON. A browser sends text/plain, application/x-www-form-urlencoded and
  * multipart/form-data cross-site without asking first (no CORS preflight), so a JSON route that took
  * them (text/plain used to be parsed as JSON) could be driven from any web page on an open gateway.
- * Upload routes (audio, image edits) will accept multipart/form-data for their own paths only.
+ * Upload routes (audio, image edits) take multipart/form-data on their own paths only, and answer
+ * other bodies there themselves (OpenAI's 400).
  */
-export function requireJsonBody(req: Request, res: Response, next: NextFunction): void {
-  const length = req.headers['content-length'];
-  const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-  if (!hasBody || req.is(JSON_TYPES)) {
-    next();
-    return;
-  }
+export function requireJsonBody(uploadPaths: readonly string[] = []): RequestHandler {
+  const uploads = new Set(uploadPaths.map(routeKey));
+  return (req, res, next) => {
+    const length = req.headers['content-length'];
+    const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+    if (!hasBody || req.is(JSON_TYPES) || uploads.has(routeKey(req.path))) {
+      next();
+      return;
+    }
+    refuseBody(req, res);
+  };
+}
+
+/** As Express routes match by default: case-insensitive, one trailing slash ignored. */
+function routeKey(path: string): string {
+  return path.toLowerCase().replace(/(.)\/$/, '$1');
+}
+
+function refuseBody(req: Request, res: Response): void {
   const type = req.headers['content-type'];
   sendOpenAIError(
     res,
@@ -57,7 +70,7 @@ export function checkParsedBody(req: Request, res: Response, next: NextFunction)
   else next();
 }
 
-/** The middleware chain, in order. */
-export function jsonBody(limitBytes: number): Array<RequestHandler | typeof bodyErrors> {
-  return [requireJsonBody, json({ limit: limitBytes, type: JSON_TYPES }), bodyErrors, checkParsedBody];
+/** The middleware chain, in order; `uploadPaths` are the routes that parse multipart bodies themselves. */
+export function jsonBody(limitBytes: number, uploadPaths: readonly string[] = []): Array<RequestHandler | typeof bodyErrors> {
+  return [requireJsonBody(uploadPaths), json({ limit: limitBytes, type: JSON_TYPES }), bodyErrors, checkParsedBody];
 }
