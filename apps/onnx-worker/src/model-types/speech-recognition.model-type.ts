@@ -254,6 +254,9 @@ class Whisper {
       decoder_input_ids: [this.gen.decoder_start_token_id],
       max_new_tokens: 1,
       return_timestamps: false,
+      // Raw logits: generation configs suppress <|nospeech|> for decoding, not for this check.
+      suppress_tokens: null,
+      begin_suppress_tokens: null,
       logits_processor: capture.list(),
     });
     return capture.first ?? new Float32Array(0);
@@ -273,9 +276,10 @@ class Whisper {
   }
 
   private noSpeechProb(logits: Float32Array): number {
-    const id = this.languages.size ? this.gen.no_timestamps_token_id - 1 : undefined;
-    // <|nospeech|> sits right before <|notimestamps|> in every Whisper vocabulary (HF: no_speech id).
-    if (id === undefined || !(id in logits)) return 0;
+    // <|nospeech|> (<|nocaptions|> in older vocabularies) sits right before <|notimestamps|> in
+    // every Whisper vocabulary, multilingual or English-only.
+    const id = this.gen.no_timestamps_token_id - 1;
+    if (id >= logits.length) return 0;
     return Math.exp(logSoftmaxAt(logits, id));
   }
 
