@@ -92,6 +92,8 @@ class Whisper {
   readonly maxTargetPositions: number;
   private readonly timestampBegin: number;
   private readonly languages: Map<string, number>;
+  /** Word timestamps need the decoder's cross-attentions (a `_timestamped` export) and alignment heads. */
+  private readonly wordTimestamps: boolean;
 
   private constructor(
     private readonly descriptor: OnnxModelDescriptor,
@@ -107,6 +109,8 @@ class Whisper {
     this.maxTargetPositions = model.config.max_target_positions ?? gen.max_length ?? 448;
     this.timestampBegin = gen.no_timestamps_token_id + 1;
     this.languages = new Map(Object.entries(gen.lang_to_id ?? {}).map(([token, id]) => [token.slice(2, -2), id]));
+    const outputs = (model.sessions.decoder_model_merged as unknown as { outputNames?: string[] } | undefined)?.outputNames ?? [];
+    this.wordTimestamps = (gen.alignment_heads?.length ?? 0) > 0 && outputs.some((n) => n.startsWith('cross_attentions'));
     this.encoder = new DynamicBatcher((batch) => this.encode(batch), {
       maxBatch: descriptor.maxBatch,
       maxWaitMs: descriptor.batchWaitMs,
@@ -224,6 +228,13 @@ class Whisper {
       }
       return multilingual ? code : undefined;
     }
+    if (job.words && !this.wordTimestamps) {
+      throw Rejection.badRequest(
+        `The model '${this.descriptor.name}' cannot give word timestamps: its decoder has no cross-attention outputs or its generation config no alignment_heads (use a "_timestamped" export).`,
+        'timestamp_granularities',
+        'unsupported_value',
+      );
+    }
     if (job.task === 'translate' && !multilingual) {
       throw Rejection.badRequest(`The model '${this.descriptor.name}' is English-only and cannot translate.`, 'model', 'model_not_supported');
     }
@@ -332,7 +343,7 @@ class Whisper {
     signal: AbortSignal,
   ): Promise<WindowDecode> {
     const capture = new LogitsCapture(this.lib, temperature);
-    const wordTimes = words && (this.gen.alignment_heads?.length ?? 0) > 0;
+    const wordTimes = words && this.wordTimestamps;
     const outputs = (await this.model.generate({
       inputs: features,
       encoder_outputs: hidden,
