@@ -85,7 +85,7 @@ describe('models.schema.json', () => {
     const backends = new Set<string>();
     for (const text of texts) for (const m of parseModelsYaml(text, '/srv')) backends.add(m.backend);
     expect([...backends].sort()).toEqual(['llama.cpp', 'onnx', 'upstream']);
-    expect(parseModelsYaml(texts[blocks.length + 1], '/')).toHaveLength(3); // the docker file's upstream entry was uncommented
+    expect(parseModelsYaml(texts[blocks.length + 1], '/')).toHaveLength(4); // the docker file's upstream entry was uncommented
   });
 
   it('has a message for every key, so each error is one line naming it', () => {
@@ -105,6 +105,8 @@ describe('models.schema.json', () => {
   it.each([
     ['llama.cpp', { name: 'm', path: 'm.gguf', threads: 1 }],
     ['onnx', { name: 'm', backend: 'onnx', task: 'embeddings', path: 'm' }],
+    // `file`'s documented default is the encoder tasks' one; a Whisper's follows its dtype (onnx-models-file.spec.ts).
+    ['onnx speech-recognition', { name: 'm', backend: 'onnx', task: 'speech-recognition', path: 'm', file: 'onnx/encoder_model.onnx' }],
     ['upstream', { name: 'm', backend: 'upstream', base_url: 'http://h/v1' }],
     ['upstream deployments', { name: 'm', backend: 'upstream', deployments: [{ base_url: 'http://h/v1' }] }],
   ])('documents the defaults the %s parser applies', (backend, entry) => {

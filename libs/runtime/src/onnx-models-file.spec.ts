@@ -39,6 +39,60 @@ describe('models file: onnx entries', () => {
     expect(m).toMatchObject({ maxBatch: 1, batchWaitMs: 0, threshold: 0.8, categories: { toxic: ['harassment'], threat: ['violence', 'harassment/threatening'] } });
   });
 
+  const speech = (extra = ''): string => `  - name: w\n    backend: onnx\n    task: speech-recognition\n    path: /w\n${extra}`;
+
+  it("admits speech-recognition with OpenAI's decoding defaults and the fp32 encoder file", () => {
+    const [m] = parse(speech());
+    expect(m).toMatchObject({ task: 'speech-recognition', file: 'onnx/encoder_model.onnx' });
+    expect(m.backend === 'onnx' && m.speech).toEqual({
+      dtype: 'fp32',
+      temperatureFallback: [0, 0.2, 0.4, 0.6, 0.8, 1],
+      compressionRatioThreshold: 2.4,
+      logprobThreshold: -1,
+      noSpeechThreshold: 0.6,
+      maxDurationS: 7200,
+    });
+  });
+
+  it.each([
+    ['q8', 'onnx/encoder_model_quantized.onnx'],
+    ['fp16', 'onnx/encoder_model_fp16.onnx'],
+    ['q4f16', 'onnx/encoder_model_q4f16.onnx'],
+  ])('picks the encoder file transformers.js names for dtype %s', (dtype, file) => {
+    const [m] = parse(speech(`    dtype: ${dtype}\n`));
+    expect(m).toMatchObject({ file, speech: { dtype } });
+  });
+
+  it('keeps an explicit file and the speech keys it is given; null turns a check off', () => {
+    const [m] = parse(
+      speech('    file: onnx/encoder.onnx\n    temperature_fallback: [0, 0.5]\n    compression_ratio_threshold: null\n') +
+        '    logprob_threshold: null\n    no_speech_threshold: 0.3\n    max_duration: 60\n',
+    );
+    expect(m).toMatchObject({
+      file: 'onnx/encoder.onnx',
+      speech: { temperatureFallback: [0, 0.5], compressionRatioThreshold: null, logprobThreshold: null, noSpeechThreshold: 0.3, maxDurationS: 60 },
+    });
+  });
+
+  it('gives the other tasks no speech options', () => {
+    const [m] = parse('  - name: e\n    backend: onnx\n    task: embeddings\n    path: /e\n    dtype: q8\n');
+    expect(m).toMatchObject({ file: 'onnx/model.onnx' });
+    expect(m).not.toHaveProperty('speech');
+  });
+
+  it.each([
+    ['    dtype: int4\n', "models[0] (w): 'dtype' must be one of fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4"],
+    ['    max_duration: -5\n', "models[0] (w): 'max_duration' must be a positive number of seconds, at most 86400"],
+    ['    max_duration: 0\n', "models[0] (w): 'max_duration' must be a positive number of seconds, at most 86400"],
+    ['    compression_ratio_threshold: 0\n', "models[0] (w): 'compression_ratio_threshold' must be a positive number, or null to turn the check off"],
+    ['    logprob_threshold: 0.5\n', "models[0] (w): 'logprob_threshold' must be a number of 0 or below, or null to turn the check off"],
+    ['    no_speech_threshold: 2\n', "models[0] (w): 'no_speech_threshold' must be a number from 0 to 1, or null to turn the check off"],
+    ['    temperature_fallback: []\n', "models[0] (w): 'temperature_fallback' must be a list of temperatures from 0 to 2"],
+    ['    temperature_fallback: [0, 3]\n', "models[0] (w): 'temperature_fallback' must be a list of temperatures from 0 to 2"],
+  ])('rejects the speech key in %j, naming it', (extra, message) => {
+    expect(() => parse(speech(extra))).toThrow(new ModelsFileError(message));
+  });
+
   it.each([
     ['  - name: x\n    backend: onnx\n    path: /m\n', "'task' is required"],
     ['  - name: x\n    backend: onnx\n    task: speech\n    path: /m\n', "'task' is required"],

@@ -69,9 +69,10 @@ export function parseOnnxEntry(e: OnnxEntry, ctx: EntryContext): OnnxModelDescri
     path: isAbsolute(e.path) ? e.path : resolve(ctx.baseDir, e.path),
     file: e.file ?? (e.task === 'speech-recognition' ? `onnx/encoder_model${DTYPE_SUFFIX[e.dtype ?? 'fp32']}.onnx` : 'onnx/model.onnx'),
     contextSize: e.context_size ?? 512,
-    parallel: e.parallel ?? 32,
+    // A transcription holds its decoded audio (up to 230 MB an hour) while it runs: fewer at once.
+    parallel: e.parallel ?? (e.task === 'speech-recognition' ? 8 : 32),
     threads: e.threads ?? 1,
-    maxBatch: e.max_batch ?? 32,
+    maxBatch: e.max_batch ?? (e.task === 'speech-recognition' ? 8 : 32),
     batchWaitMs: e.batch_wait_ms ?? 2,
     pooling: e.pooling ?? 'mean',
     normalize: e.normalize ?? true,
