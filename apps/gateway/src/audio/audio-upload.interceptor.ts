@@ -52,7 +52,7 @@ export function uploadError(err: unknown, maxFileBytes: number): OpenAIError {
     return new OpenAIError(413, `The audio file is larger than the ${formatBytes(maxFileBytes)} allowed.`, 'invalid_request_error', 'file_too_large', 'file');
   }
   const message = err instanceof Error ? err.message : String(err);
-  if (/unexpected (file )?field/i.test(message)) {
+  if (/unexpected (file )?field|too many files/i.test(message)) {
     return OpenAIError.badRequest("Send one audio file, in the part named 'file'.", 'file', 'unexpected_file');
   }
   // The rest is the body's fault: a missing boundary, a malformed part, a body cut short, too many

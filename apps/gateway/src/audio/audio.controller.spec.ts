@@ -278,6 +278,11 @@ describe('POST /v1/audio/transcriptions (fake InferenceService)', () => {
     ['an empty file', form({ model: 'whisper-1' }, Buffer.alloc(0))],
     ['the file as a text field', form({ model: 'whisper-1', file: 'clip.wav' }, null)],
     ['the file in another part', form({ model: 'whisper-1' }, WAV, 'audio')],
+    ['two files', (() => {
+      const f = form({ model: 'whisper-1' });
+      f.append('file', new Blob([WAV]), 'again.wav');
+      return f;
+    })()],
   ])('refuses %s with a 400 on file', async (_what, body) => {
     const r = await post('/v1/audio/transcriptions', body);
     expect(r.status).toBe(400);
