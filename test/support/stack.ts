@@ -42,7 +42,7 @@ export function tinyOnnxModel(name: string, options: Omit<GenerateBertModelOptio
 export interface OnnxModelEntry {
   name: string;
   path: string;
-  task: 'embeddings' | 'classifier' | 'reranker';
+  task: 'embeddings' | 'classifier' | 'reranker' | 'speech-recognition';
   aliases?: string[];
   context_size?: number;
   parallel?: number;
@@ -57,6 +57,13 @@ export interface OnnxModelEntry {
   preload?: boolean;
   auto_load?: boolean;
   max_queue?: number;
+  /** speech-recognition: the models file's Whisper keys (null turns a check off). */
+  dtype?: string;
+  temperature_fallback?: number[];
+  compression_ratio_threshold?: number | null;
+  logprob_threshold?: number | null;
+  no_speech_threshold?: number | null;
+  max_duration?: number;
 }
 
 export interface ModelEntry {
