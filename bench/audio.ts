@@ -16,7 +16,7 @@
  * every window through six decodes. Each phase is measured `--runs` times; medians are reported.
  *
  *   npm run bench:audio -- [--shapes whisper-tiny,whisper-base] [--seconds 20] [--threads 1]
- *     [--requests 8] [--runs 1] [--markdown FILE]
+ *     [--requests 8] [--runs 1] [--concurrency 1,8] [--markdown FILE]
  */
 import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -39,11 +39,12 @@ interface Args {
   /** Requests per phase at concurrency 8 (concurrency 1 sends a quarter as many, at least 2). */
   requests: number;
   runs: number;
+  concurrency: number[];
   markdown?: string;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { shapes: ['whisper-tiny', 'whisper-base'], seconds: 20, threads: 1, requests: 8, runs: 1 };
+  const args: Args = { shapes: ['whisper-tiny', 'whisper-base'], seconds: 20, threads: 1, requests: 8, runs: 1, concurrency: [1, 8] };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[++i];
@@ -58,6 +59,7 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--requests') args.requests = Number(value);
     else if (flag === '--runs') args.runs = Number(value);
     else if (flag === '--markdown') args.markdown = value;
+    else if (flag === '--concurrency') args.concurrency = value.split(',').map(Number);
     else throw new Error(`unknown argument '${flag}'`);
   }
   if (!(args.seconds > 0 && args.seconds <= 30)) throw new Error('--seconds must be in (0, 30]: one window, which the pipeline decodes without chunking');
@@ -163,7 +165,9 @@ async function benchShape(shape: WhisperShapeName, args: Args, clip: Float32Arra
   const logs: string[] = [];
   const env = { REDIS_URL: redis.url, MODELS_FILE: modelsFile, LOG_LEVEL: 'warn' };
   const gateway = startApp(ROOT, 'gateway', { ...env, PORT: String(port), HOST: '127.0.0.1' }, logs);
-  const worker = startApp(ROOT, 'onnx-worker', env, logs);
+  // SWITCHYARD_BENCH_WORKER_LOG=info shows the worker's own account when a phase fails.
+  const worker = startApp(ROOT, 'onnx-worker', { ...env, LOG_LEVEL: process.env.SWITCHYARD_BENCH_WORKER_LOG ?? 'warn' }, logs);
+  worker.once('exit', (code, signal) => log(`the onnx worker exited (code ${code}, signal ${signal})`));
   const baseUrl = `http://127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {
     await Promise.all([stopProcess(gateway), stopProcess(worker)]);
@@ -214,7 +218,7 @@ async function benchShape(shape: WhisperShapeName, args: Args, clip: Float32Arra
     const processes: Processes = { bench: process.pid, gateway: gateway.pid, worker: worker.pid, redis: redis.process.pid };
     const rtf = new Map<string, number[]>();
     for (let i = 0; i < args.runs; i++) {
-      for (const c of [1, 8]) {
+      for (const c of args.concurrency) {
         const total = c === 1 ? Math.max(2, Math.round(args.requests / 4)) : args.requests;
         // Alternate the order, so drift on a shared machine hits every side.
         const order = i % 2 === 0 ? SIDES : [...SIDES].reverse();
@@ -255,7 +259,7 @@ async function main(): Promise<void> {
   const notes: string[] = [];
   for (const r of results) {
     const v = (side: Side, c: number): number => r.rtf.get(`${side}|${c}`) ?? Number.NaN;
-    for (const c of [1, 8]) {
+    for (const c of args.concurrency) {
       rows.push(
         `| ${r.shape} (~${fmt(r.params / 1e6)}M) | ${c} | ${fmt(v('direct', c), 2)}× | ${fmt(v('gateway, batching', c), 2)}× | ${fmt(v('gateway, no batching', c), 2)}× | ` +
           `${fmt(v('gateway, batching', c) / v('direct', c), 2)} | ${fmt(v('gateway, batching', c) / v('gateway, no batching', c), 2)} |`,
