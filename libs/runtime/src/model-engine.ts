@@ -89,6 +89,11 @@ export async function runKind<J extends { kind: string }>(
     return await handler.run(job, ctx);
   } catch (err) {
     if (err instanceof Rejection) return rejectionEvent(err);
+    if (ctx.signal.aborted) {
+      // A handler that stops by throwing on its signal (a client cancel, an unload) ends like one that returns.
+      o.log.info('job stopped', { jobId: ctx.jobId, kind: job.kind });
+      return undefined;
+    }
     o.log.error('job failed', { jobId: ctx.jobId, kind: job.kind, error: (err as Error).stack ?? String(err) });
     return serverErrorEvent(500, engine.failure.code, engine.failure.message);
   }
