@@ -70,7 +70,7 @@ describe('backend table', () => {
     for (const b of BACKEND_NAMES) {
       expect(BACKENDS[b].jobOptions).toEqual({ attempts: 1, removeOnComplete: true, removeOnFail: { age: 3600, count: 1000 } });
       expect(BACKENDS[b].stalledIntervalMs).toBe(5_000);
-      expect(BACKENDS[b].lockDurationMs).toBe(b === 'onnx' ? 10_000 : 15_000);
+      expect(BACKENDS[b].lockDurationMs).toBe(b === 'onnx' ? 30_000 : 15_000);
     }
   });
 });

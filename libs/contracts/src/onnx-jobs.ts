@@ -71,8 +71,12 @@ export const TASK_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 3600, count: 1000 },
 };
 
-/** Task jobs are short: a lost worker's job goes back to the queue within seconds. */
-export const TASK_LOCK_DURATION_MS = 10_000;
+/**
+ * A lost worker's job goes back to the queue when its lock expires. ONNX Runtime's run holds the
+ * worker's event loop (no lock renewal, no heartbeat) for the whole model run: about 1.4 s for one
+ * whisper-base window on one CPU thread, 11.5 s for a batch of 8, so the lock covers a long run.
+ */
+export const TASK_LOCK_DURATION_MS = 30_000;
 export const TASK_STALLED_INTERVAL_MS = 5_000;
 
 /** The BullMQ queue of one ONNX model (names escaped as for llm queues). */

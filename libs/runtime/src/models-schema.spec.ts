@@ -106,7 +106,7 @@ describe('models.schema.json', () => {
     ['llama.cpp', { name: 'm', path: 'm.gguf', threads: 1 }],
     ['onnx', { name: 'm', backend: 'onnx', task: 'embeddings', path: 'm' }],
     // `file`'s documented default is the encoder tasks' one; a Whisper's follows its dtype (onnx-models-file.spec.ts).
-    // A Whisper holds 8 jobs and batches 8 windows by default (its decoded audio is large); the schema documents the encoders' 32.
+    // A Whisper holds 8 jobs and batches no windows by default (see onnx-models-file.ts); the schema documents the encoders' 32.
     ['onnx speech-recognition', { name: 'm', backend: 'onnx', task: 'speech-recognition', path: 'm', file: 'onnx/encoder_model.onnx', parallel: 32, max_batch: 32 }],
     ['upstream', { name: 'm', backend: 'upstream', base_url: 'http://h/v1' }],
     ['upstream deployments', { name: 'm', backend: 'upstream', deployments: [{ base_url: 'http://h/v1' }] }],

@@ -43,7 +43,7 @@ describe('models file: onnx entries', () => {
 
   it("admits speech-recognition with OpenAI's decoding defaults and the fp32 encoder file", () => {
     const [m] = parse(speech());
-    expect(m).toMatchObject({ task: 'speech-recognition', file: 'onnx/encoder_model.onnx', parallel: 8, maxBatch: 8 });
+    expect(m).toMatchObject({ task: 'speech-recognition', file: 'onnx/encoder_model.onnx', parallel: 8, maxBatch: 1 });
     expect(parse(speech('    parallel: 2\n    max_batch: 1\n'))[0]).toMatchObject({ parallel: 2, maxBatch: 1 });
     expect(m.backend === 'onnx' && m.speech).toEqual({
       dtype: 'fp32',

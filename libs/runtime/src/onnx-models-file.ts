@@ -72,7 +72,9 @@ export function parseOnnxEntry(e: OnnxEntry, ctx: EntryContext): OnnxModelDescri
     // A transcription holds its decoded audio (up to 230 MB an hour) while it runs: fewer at once.
     parallel: e.parallel ?? (e.task === 'speech-recognition' ? 8 : 32),
     threads: e.threads ?? 1,
-    maxBatch: e.max_batch ?? (e.task === 'speech-recognition' ? 8 : 32),
+    // Whisper's encoder gains nothing from batching on CPU (8 windows take 8 times one) and a batch
+    // blocks the worker as long as all its windows: batch only where it pays (a GPU).
+    maxBatch: e.max_batch ?? (e.task === 'speech-recognition' ? 1 : 32),
     batchWaitMs: e.batch_wait_ms ?? 2,
     pooling: e.pooling ?? 'mean',
     normalize: e.normalize ?? true,
