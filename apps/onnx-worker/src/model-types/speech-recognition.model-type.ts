@@ -10,6 +10,7 @@
  */
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { OnnxModelDescriptor, SpeechOptions, TranscribeJobData, TranscribeResult, TranscriptSegment, TranscriptWord } from '@switchyard/contracts';
 import { decodeAudio, describeFfmpeg, probeFfmpeg, whisperLanguageCode } from '@switchyard/audio';
 import { Logger, Rejection } from '@switchyard/runtime';
@@ -69,6 +70,7 @@ interface WindowDecode {
   temperature: number;
   avgLogprob: number;
   compressionRatio: number;
+  noSpeechProb: number;
 }
 
 export const speechRecognitionModelType: ModelType = {
@@ -111,6 +113,7 @@ class Whisper {
     this.languages = new Map(Object.entries(gen.lang_to_id ?? {}).map(([token, id]) => [token.slice(2, -2), id]));
     const outputs = (model.sessions.decoder_model_merged as unknown as { outputNames?: string[] } | undefined)?.outputNames ?? [];
     this.wordTimestamps = (gen.alignment_heads?.length ?? 0) > 0 && outputs.some((n) => n.startsWith('cross_attentions'));
+    hookForward(model);
     this.encoder = new DynamicBatcher((batch) => this.encode(batch), {
       maxBatch: descriptor.maxBatch,
       maxWaitMs: descriptor.batchWaitMs,
@@ -178,18 +181,18 @@ class Whisper {
       const { input_features: features } = await this.features(samples.subarray(seek * HOP, seek * HOP + WINDOW_SAMPLES));
       const [hidden] = await this.encoder.submit([features]);
       signal.throwIfAborted();
-      const sot = await this.sotStep(features, hidden);
-      detected ??= this.detectLanguage(sot);
+      // Only an unknown language costs a decoder step of its own (about one encoder run's worth on
+      // whisper-base: the step computes the cross-attention keys); no_speech_prob comes with the decode.
+      detected ??= this.detectLanguage(await this.sotStep(features, hidden));
       const init = this.initTokens(job.task, detected, previous);
-      const noSpeechProb = this.noSpeechProb(sot);
-      const decode = await this.decodeWithFallback(job, features, hidden, init, noSpeechProb, timeOffset, segmentFrames, signal);
+      const decode = await this.decodeWithFallback(job, features, hidden, init, timeOffset, segmentFrames, signal);
       if (decode === 'silent') {
         seek += segmentFrames;
         continue;
       }
       const split = splitWindow(decode.tokens, this.timestampBegin, timeOffset, segmentFrames);
       for (const piece of split.segments) {
-        const segment = this.segment(segments.length, seek, clipSegment(piece, audio.durationS), decode, noSpeechProb);
+        const segment = this.segment(segments.length, seek, clipSegment(piece, audio.durationS), decode);
         if (segment.text.trim() === '') continue;
         segments.push(segment);
         outputTokens += piece.tokens.filter((t) => t < this.gen.eos_token_id).length;
@@ -256,7 +259,7 @@ class Whisper {
     return batch.map((_, i) => new this.lib.Tensor('float32', all.slice(i * rowSize, (i + 1) * rowSize), [1, positions, width]));
   }
 
-  /** Logits at <|startoftranscript|> (language and no-speech), from one decoder step. */
+  /** Logits at <|startoftranscript|> for language detection, from one decoder step. */
   private async sotStep(features: Tensor, hidden: Tensor): Promise<Float32Array> {
     const capture = new LogitsCapture(this.lib);
     await this.model.generate({
@@ -315,7 +318,6 @@ class Whisper {
     features: Tensor,
     hidden: Tensor,
     init: number[],
-    noSpeechProb: number,
     timeOffset: number,
     segmentFrames: number,
     signal: AbortSignal,
@@ -325,7 +327,7 @@ class Whisper {
     for (const temperature of temperatures) {
       signal.throwIfAborted();
       decode = await this.decodeWindow(features, hidden, init, temperature, job.words, timeOffset, segmentFrames, signal);
-      const verdict = judgeWindow({ ...decode, noSpeechProb }, this.speech);
+      const verdict = judgeWindow(decode, this.speech);
       if (verdict.silent) return 'silent';
       if (!verdict.retry) break;
     }
@@ -344,7 +346,16 @@ class Whisper {
   ): Promise<WindowDecode> {
     const capture = new LogitsCapture(this.lib, temperature);
     const wordTimes = words && this.wordTimestamps;
-    const outputs = (await this.model.generate({
+    let sotLogits: Float32Array | undefined;
+    const sotAt = init.lastIndexOf(this.gen.decoder_start_token_id);
+    const onForward = (out: { logits?: Tensor }): void => {
+      // The first forward runs every init token: its logits at <|startoftranscript|>, raw, as the reference reads them.
+      const logits = out.logits;
+      if (sotLogits || !logits || logits.dims[1] !== init.length) return;
+      const vocab = logits.dims[2];
+      sotLogits = (logits.data as Float32Array).slice(sotAt * vocab, (sotAt + 1) * vocab);
+    };
+    const outputs = (await FORWARD_HOOK.run(onForward, () => this.model.generate({
       inputs: features,
       encoder_outputs: hidden,
       decoder_input_ids: init,
@@ -356,7 +367,7 @@ class Whisper {
       logits_processor: capture.list(),
       stopping_criteria: abortCriteria(this.lib, signal),
       ...(wordTimes ? { return_token_timestamps: true } : {}),
-    })) as Tensor | { sequences: Tensor };
+    }))) as Tensor | { sequences: Tensor };
     signal.throwIfAborted();
     const sequences = 'sequences' in outputs ? outputs.sequences : outputs;
     const all = (sequences.tolist() as Array<Array<bigint | number>>)[0].map(Number);
@@ -378,10 +389,11 @@ class Whisper {
       temperature,
       avgLogprob: capture.sum / Math.max(1, capture.count),
       compressionRatio: compressionRatio(text),
+      noSpeechProb: sotLogits ? this.noSpeechProb(sotLogits) : 0,
     };
   }
 
-  private segment(id: number, seek: number, piece: WindowSegment, decode: WindowDecode, noSpeechProb: number): TranscriptSegment {
+  private segment(id: number, seek: number, piece: WindowSegment, decode: WindowDecode): TranscriptSegment {
     return {
       id,
       seek,
@@ -392,7 +404,7 @@ class Whisper {
       temperature: decode.temperature,
       avg_logprob: decode.avgLogprob,
       compression_ratio: decode.compressionRatio,
-      no_speech_prob: noSpeechProb,
+      no_speech_prob: decode.noSpeechProb,
     };
   }
 
@@ -465,6 +477,24 @@ class LogitsCapture {
     this.sum += logSoftmaxAt(this.last!, token);
     this.count++;
   }
+}
+
+/**
+ * transformers.js' generate shows the processors only the last position's logits; the decode's
+ * first forward also has the logits at <|startoftranscript|> (no_speech_prob). The model is shared
+ * by concurrent jobs, so each generate names its own listener through async context.
+ */
+type ForwardListener = (out: { logits?: Tensor }) => void;
+const FORWARD_HOOK = new AsyncLocalStorage<ForwardListener>();
+
+function hookForward(model: WhisperModel): void {
+  const target = model as unknown as { forward: (inputs: unknown) => Promise<{ logits?: Tensor }> };
+  const forward = target.forward.bind(model);
+  target.forward = async (inputs) => {
+    const out = await forward(inputs);
+    FORWARD_HOOK.getStore()?.(out);
+    return out;
+  };
 }
 
 /** Stops a window's decode between tokens when the job's signal aborts. */
