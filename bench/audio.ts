@@ -159,7 +159,7 @@ async function benchShape(shape: WhisperShapeName, args: Args, clip: Float32Arra
     '    no_speech_threshold: null',
     '    max_queue: 1000',
   ];
-  writeFileSync(modelsFile, ['models:', ...entry('batched'), ...entry('unbatched', 1), ''].join('\n'));
+  writeFileSync(modelsFile, ['models:', ...entry('batched', 8), ...entry('unbatched', 1), ''].join('\n'));
   const redis = await startLocalRedis();
   const port = await freePort();
   const logs: string[] = [];
