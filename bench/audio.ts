@@ -7,7 +7,7 @@
  *   the clip's 16 kHz samples (greedy, `return_timestamps: true`, the same threads);
  * - **gateway**: `POST /v1/audio/transcriptions` through the whole stack (HTTP multipart upload →
  *   BullMQ/Redis → onnx worker: WAV decode, windowing, encoder batched across jobs, decode →
- *   Redis → HTTP), with the encoder batched (`max_batch` default) and without (`max_batch: 1`, the
+ *   Redis → HTTP), with the encoder batched (`max_batch: 8`) and without (`max_batch: 1`, the
  *   same folder loaded a second time under another name),
  *
  * each at concurrency 1 and 8 (closed loop: a client sends its next request when the last one
@@ -21,10 +21,10 @@
 import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import Redis from 'ioredis';
 import { generateWhisperModel, WHISPER_SHAPES, type WhisperShapeName } from '@switchyard/model-gen';
 import { freePort, startApp, startLocalRedis, stopProcess, waitUntil } from '@switchyard/runtime';
 import { fmt, median } from './bench-stats';
+import { waitForReadyModels } from './worker-ready';
 import { waitForQuiet, type Processes } from './cpu-usage';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -180,20 +180,7 @@ async function benchShape(shape: WhisperShapeName, args: Args, clip: Float32Arra
   process.once('SIGTERM', onSignal);
   try {
     await waitUntil(async () => (await fetch(`${baseUrl}/health`)).ok, 30_000, 'the gateway', logs);
-    const r = new Redis(redis.url);
-    await waitUntil(
-      async () => {
-        for (const id of await r.smembers('switchyard:workers')) {
-          const hb = JSON.parse((await r.get(`switchyard:worker:${id}`)) ?? '{"models":[]}') as { models: Array<{ state: string }> };
-          if (hb.models.filter((m) => m.state === 'ready').length === 2) return true;
-        }
-        return false;
-      },
-      300_000,
-      'the onnx worker',
-      logs,
-    );
-    r.disconnect();
+    await waitForReadyModels(redis.url, 2, 300_000, 'the onnx worker', logs);
     await new Promise((res) => setTimeout(res, 300));
     const transcribe = async (name: string): Promise<string> => {
       const form = new FormData();

@@ -22,11 +22,11 @@
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import Redis from 'ioredis';
 import * as ort from 'onnxruntime-node';
 import { BERT_SHAPES, generateBertModel, type BertShapeName } from '@switchyard/model-gen';
 import { freePort, startApp, startLocalRedis, stopProcess, waitUntil } from '@switchyard/runtime';
 import { fmt, median } from './bench-stats';
+import { waitForReadyModels } from './worker-ready';
 import { measureCpu, waitForQuiet, type Processes } from './cpu-usage';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -155,20 +155,7 @@ async function main(): Promise<void> {
   }
   try {
     await waitUntil(async () => (await fetch(`${baseUrl}/health`)).ok, 30_000, 'the gateway', logs);
-    const r = new Redis(redis.url);
-    await waitUntil(
-      async () => {
-        for (const id of await r.smembers('switchyard:workers')) {
-          const hb = JSON.parse((await r.get(`switchyard:worker:${id}`)) ?? '{"models":[]}') as { models: Array<{ state: string }> };
-          if (hb.models.filter((m) => m.state === 'ready').length === 2) return true;
-        }
-        return false;
-      },
-      120_000,
-      'the onnx worker',
-      logs,
-    );
-    r.disconnect();
+    await waitForReadyModels(redis.url, 2, 120_000, 'the onnx worker', logs);
     const embed = async (name: string, input: string): Promise<void> => {
       const res = await fetch(`${baseUrl}/v1/embeddings`, {
         method: 'POST',

@@ -202,7 +202,8 @@ class Whisper {
         if (job.words && decode.times) words.push(...this.words(piece, decode));
       }
       const kept = split.segments.flatMap((s) => s.tokens).filter((t) => t < this.gen.eos_token_id);
-      previous = decode.temperature > 0.5 ? [] : [...previous, ...kept];
+      // Only the last half context is ever sent (initTokens), so a long file keeps no more than that.
+      previous = decode.temperature > 0.5 ? [] : [...previous, ...kept].slice(-this.promptRoom());
       seek += split.advance;
     }
     return {
@@ -268,7 +269,7 @@ class Whisper {
       decoder_input_ids: [this.gen.decoder_start_token_id],
       max_new_tokens: 1,
       return_timestamps: false,
-      // Raw logits: generation configs suppress <|nospeech|> for decoding, not for this check.
+      // Raw logits, as the reference's detect_language reads them (no suppression, no begin rules).
       suppress_tokens: null,
       begin_suppress_tokens: null,
       logits_processor: capture.list(),
@@ -301,7 +302,7 @@ class Whisper {
   private initTokens(task: TranscribeJobData['task'], language: string | undefined, previous: number[]): number[] {
     const init: number[] = [];
     if (previous.length && this.gen.prev_sot_token_id !== undefined) {
-      init.push(this.gen.prev_sot_token_id, ...previous.slice(-(Math.floor(this.maxTargetPositions / 2) - 1)));
+      init.push(this.gen.prev_sot_token_id, ...previous.slice(-this.promptRoom()));
     }
     init.push(this.gen.decoder_start_token_id);
     if (this.gen.is_multilingual === true) {
@@ -421,6 +422,11 @@ class Whisper {
       timed.push({ text: this.tokenizer.decode([token], { skip_special_tokens: true }), start: round2(start), end: round2(end) });
     });
     return groupWords(timed);
+  }
+
+  /** Previous-text tokens a window's prompt holds: half the decoder's context, less <|startofprev|>. */
+  private promptRoom(): number {
+    return Math.floor(this.maxTargetPositions / 2) - 1;
   }
 
   private textTokens(text: string): number[] {
