@@ -3,6 +3,7 @@
 const aliases = {
   '^@switchyard/audio$': '<rootDir>/libs/audio/src',
   '^@switchyard/contracts$': '<rootDir>/libs/contracts/src',
+  '^@switchyard/diffusion$': '<rootDir>/libs/diffusion/src',
   '^@switchyard/llama$': '<rootDir>/libs/llama/src',
   '^@switchyard/model-gen$': '<rootDir>/libs/model-gen/src',
   '^@switchyard/runtime$': '<rootDir>/libs/runtime/src',

@@ -18,13 +18,12 @@
  *   npm run bench:audio -- [--shapes whisper-tiny,whisper-base] [--seconds 20] [--threads 1]
  *     [--requests 8] [--runs 1] [--concurrency 1,8] [--markdown FILE]
  */
-import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateWhisperModel, WHISPER_SHAPES, type WhisperShapeName } from '@switchyard/model-gen';
-import { freePort, startApp, startLocalRedis, stopProcess, waitUntil } from '@switchyard/runtime';
 import { fmt, median } from './bench-stats';
-import { waitForReadyModels } from './worker-ready';
+import { startOnnxBenchStack } from './onnx-stack';
 import { waitForQuiet, type Processes } from './cpu-usage';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -144,8 +143,6 @@ async function benchShape(shape: WhisperShapeName, args: Args, clip: Float32Arra
   const direct = async (): Promise<string> => (await pipe(clip, { language: 'en', task: 'transcribe', return_timestamps: true })).text.trim();
 
   // Gateway side: redis, gateway, one onnx worker serving the folder twice.
-  const work = mkdtempSync(join(tmpdir(), 'switchyard-audio-bench-'));
-  const modelsFile = join(work, 'models.yaml');
   const entry = (name: string, maxBatch?: number): string[] => [
     `  - name: ${name}`,
     '    backend: onnx',
@@ -159,28 +156,8 @@ async function benchShape(shape: WhisperShapeName, args: Args, clip: Float32Arra
     '    no_speech_threshold: null',
     '    max_queue: 1000',
   ];
-  writeFileSync(modelsFile, ['models:', ...entry('batched', 8), ...entry('unbatched', 1), ''].join('\n'));
-  const redis = await startLocalRedis();
-  const port = await freePort();
-  const logs: string[] = [];
-  const env = { REDIS_URL: redis.url, MODELS_FILE: modelsFile, LOG_LEVEL: 'warn' };
-  const gateway = startApp(ROOT, 'gateway', { ...env, PORT: String(port), HOST: '127.0.0.1' }, logs);
-  // SWITCHYARD_BENCH_WORKER_LOG=info shows the worker's own account when a phase fails.
-  const worker = startApp(ROOT, 'onnx-worker', { ...env, LOG_LEVEL: process.env.SWITCHYARD_BENCH_WORKER_LOG ?? 'warn' }, logs);
-  worker.once('exit', (code, signal) => log(`the onnx worker exited (code ${code}, signal ${signal})`));
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const stop = async (): Promise<void> => {
-    await Promise.all([stopProcess(gateway), stopProcess(worker)]);
-    await redis.stop();
-  };
-  const onSignal = (): void => {
-    void stop().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const { baseUrl, redis, gateway, worker, logs, stop } = await startOnnxBenchStack(ROOT, 'audio', [...entry('batched', 8), ...entry('unbatched', 1)], 2, log);
   try {
-    await waitUntil(async () => (await fetch(`${baseUrl}/health`)).ok, 30_000, 'the gateway', logs);
-    await waitForReadyModels(redis.url, 2, 300_000, 'the onnx worker', logs);
     await new Promise((res) => setTimeout(res, 300));
     const transcribe = async (name: string): Promise<string> => {
       const form = new FormData();
@@ -223,8 +200,6 @@ async function benchShape(shape: WhisperShapeName, args: Args, clip: Float32Arra
     await pipe.dispose();
     return { shape, params: paramsOnDisk(dir), rtf: new Map([...rtf].map(([k, v]) => [k, median(v)])), texts };
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     await stop();
   }
 }

@@ -10,14 +10,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Redis from 'ioredis';
 import OpenAI, { APIError, toFile } from 'openai';
 import type * as Transformers from '@huggingface/transformers' with { 'resolution-mode': 'import' };
 import { generateWhisperModel } from '@switchyard/model-gen';
 import { ffmpegConvert, hasFfmpeg, tone, wavFile, type WavEncoding } from './support/audio-samples';
 import { openapiAvailable, schemaErrors } from './support/openapi';
 import { bursts, clip, floatWav, RATE } from './support/speech-audio';
-import { startStack, tinyOnnxModel, type Stack } from './support/stack';
+import { busySlots, startStack, tinyOnnxModel, type Stack } from './support/stack';
 
 jest.setTimeout(120_000);
 
@@ -434,15 +433,7 @@ describe('speech to text: /v1/audio/transcriptions and /translations (e2e)', () 
       return Date.now() - t0;
     };
     // Busy slots of this model in the worker's heartbeat (other tests' jobs show in other models).
-    const singleBusy = async (): Promise<number> => {
-      const r = new Redis(stack.redis.url);
-      try {
-        const hb = JSON.parse((await r.get('switchyard:worker:onnx-0')) ?? '{"models":[]}') as { models: Array<{ name: string; busy: number }> };
-        return hb.models.find((m) => m.name === 'tiny-whisper-single')?.busy ?? 0;
-      } finally {
-        r.disconnect();
-      }
-    };
+    const singleBusy = (): Promise<number> => busySlots(stack, 'tiny-whisper-single');
     const alone = await quick();
     const controller = new AbortController();
     const started = Date.now();

@@ -211,8 +211,10 @@ describe('keep_alive bounds (e2e)', () => {
     stack = await startStack({
       models: [
         { name: 'shared', path, context_size: 256, parallel: 1 },
-        { name: 'short', path, context_size: 256, parallel: 1, keep_alive: '1s', max_keep_alive: '1h' },
-        { name: 'idle', path, context_size: 256, parallel: 1, keep_alive: '1s' },
+        // Loaded on first use: preloaded, a 1 s keep_alive can unload one before the stack sees all
+        // three ready at once (it did on a loaded CI machine).
+        { name: 'short', path, context_size: 256, parallel: 1, keep_alive: '1s', max_keep_alive: '1h', preload: false },
+        { name: 'idle', path, context_size: 256, parallel: 1, keep_alive: '1s', preload: false },
       ],
     });
   });

@@ -9,6 +9,8 @@
  *     [--shape tiny|minilm-l6] [--tokenizer HF_TOKENIZER_DIR] [--seed N] [--if-missing]
  *   node dist/tools/generate-model.js --kind whisper --out DIR [--shape tiny|whisper-tiny|whisper-base]
  *     [--seed N] [--no-cross-attentions] [--dtypes q8,int8,uint8,q4] [--if-missing]
+ *   node dist/tools/generate-model.js --kind vits --out DIR [--shape tiny|piper-x-low|piper-medium] [--speakers N]
+ *     [--seed N] [--if-missing]
  */
 import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -18,14 +20,17 @@ import {
   BERT_SHAPES,
   generateBertModel,
   generateLlamaModel,
+  generateVitsModel,
   generateWhisperModel,
   LLAMA_SHAPES,
+  VITS_SHAPES,
   WHISPER_DTYPE_SUFFIXES,
   WHISPER_SHAPES,
   type BertShapeName,
   type BertTask,
   type LlamaShapeName,
   type ModelQuant,
+  type VitsShapeName,
   type WhisperExtraDtype,
   type WhisperShapeName,
 } from '@switchyard/model-gen';
@@ -41,11 +46,12 @@ const USAGE =
   Object.keys(WHISPER_SHAPES).join('|') +
   '] [--seed N] [--no-cross-attentions] [--dtypes ' +
   Object.keys(WHISPER_DTYPE_SUFFIXES).join(',') +
-  '] [--if-missing]';
+  '] [--if-missing]\n' +
+  '       generate-model --kind vits --out DIR [--shape tiny|piper-x-low|piper-medium] [--speakers N] [--seed N] [--if-missing]';
 
 interface CliArgs {
   out?: string;
-  kind: 'llama' | 'bert' | 'whisper';
+  kind: 'llama' | 'bert' | 'whisper' | 'vits';
   /** Shape name: a llama shape, or a BERT shape with --onnx. */
   shape: string;
   onnx?: BertTask;
@@ -59,6 +65,7 @@ interface CliArgs {
   name?: string;
   crossAttentions: boolean;
   dtypes: WhisperExtraDtype[];
+  speakers?: number;
 }
 
 function parseArgs(argv: string[]): CliArgs {
@@ -93,7 +100,7 @@ function parseArgs(argv: string[]): CliArgs {
       }
       case '--kind': {
         const kind = value();
-        if (kind !== 'llama' && kind !== 'bert' && kind !== 'whisper') throw new Error(`unknown kind '${kind}' (llama, bert or whisper)`);
+        if (kind !== 'llama' && kind !== 'bert' && kind !== 'whisper' && kind !== 'vits') throw new Error(`unknown kind '${kind}' (llama, bert, whisper or vits)`);
         args.kind = kind;
         break;
       }
@@ -119,6 +126,9 @@ function parseArgs(argv: string[]): CliArgs {
       }
       case '--seed':
         args.seed = int();
+        break;
+      case '--speakers':
+        args.speakers = int();
         break;
       case '--context':
         args.context = int();
@@ -147,6 +157,10 @@ function parseArgs(argv: string[]): CliArgs {
   if (args.kind === 'whisper') {
     if (args.shape in WHISPER_SHAPES) return args;
     throw new Error(`unknown Whisper shape '${args.shape}'`);
+  }
+  if (args.kind === 'vits') {
+    if (args.shape in VITS_SHAPES) return args;
+    throw new Error(`unknown VITS shape '${args.shape}' (${Object.keys(VITS_SHAPES).join(', ')})`);
   }
   if (args.kind === 'bert') {
     args.onnx ??= 'embeddings';
@@ -197,6 +211,17 @@ function generateWhisper(args: CliArgs, out: string): void {
   );
 }
 
+function generateVits(args: CliArgs, out: string): void {
+  if (args.ifMissing && existsSync(join(out, 'model.onnx'))) {
+    console.log(`${out} exists, skipped`);
+    return;
+  }
+  const t0 = process.hrtime.bigint();
+  const model = generateVitsModel({ dir: out, shape: args.shape as VitsShapeName, seed: args.seed, ...(args.speakers !== undefined ? { speakers: args.speakers } : {}) });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  console.log(`${out} vits ${formatBytes(model.bytes)} model.onnx + tokens.txt (${args.shape}, ${model.speakers} speaker(s), ${model.sampleRate} Hz, seed ${args.seed}) in ${seconds.toFixed(2)}s`);
+}
+
 function formatBytes(n: number): string {
   if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
   if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KiB`;
@@ -214,6 +239,7 @@ async function main(): Promise<void> {
   }
   const out = resolve(args.out!);
   if (args.kind === 'whisper') return generateWhisper(args, out);
+  if (args.kind === 'vits') return generateVits(args, out);
   if (args.onnx) return generateOnnx({ ...args, onnx: args.onnx }, out);
   if (args.ifMissing && existsSync(out)) {
     console.log(`${out} exists (${formatBytes(statSync(out).size)}), skipped`);

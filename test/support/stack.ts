@@ -42,7 +42,7 @@ export function tinyOnnxModel(name: string, options: Omit<GenerateBertModelOptio
 export interface OnnxModelEntry {
   name: string;
   path: string;
-  task: 'embeddings' | 'classifier' | 'reranker' | 'speech-recognition';
+  task: 'embeddings' | 'classifier' | 'reranker' | 'speech-recognition' | 'text-to-speech' | 'image-generation';
   aliases?: string[];
   context_size?: number;
   parallel?: number;
@@ -64,6 +64,23 @@ export interface OnnxModelEntry {
   logprob_threshold?: number | null;
   no_speech_threshold?: number | null;
   max_duration?: number;
+  /** text-to-speech: the models file's voice keys. */
+  engine?: string;
+  tokens?: string;
+  data_dir?: string;
+  voices?: Record<string, number>;
+  speakers?: number;
+  max_input?: number;
+  /** image-generation: the models file's image keys. */
+  default_size?: string;
+  min_side?: number;
+  max_side?: number;
+  size_multiple?: number;
+  quality_steps?: { low?: number; medium?: number; high?: number };
+  max_steps?: number;
+  guidance_scale?: number;
+  scheduler?: string;
+  strength?: number;
 }
 
 export interface ModelEntry {
@@ -113,6 +130,8 @@ export interface Stack {
   addWorker(id: string, env?: Record<string, string>): ChildProcess;
   /** Starts one more onnx worker with this id. */
   addOnnxWorker(id: string, env?: Record<string, string>): ChildProcess;
+  /** Starts one more gateway replica on the same Redis and models file; resolves with its base URL once healthy. */
+  addGateway(env?: Record<string, string>): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -171,6 +190,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       const child = startApp('onnx-worker', { ...common, WORKER_ID: id, ...env }, logs);
       workers.push(child);
       return child;
+    },
+    addGateway: async (env = {}) => {
+      const replicaPort = await freePort();
+      workers.push(startApp('gateway', { ...common, PORT: String(replicaPort), HOST: '127.0.0.1', WORKER_WAIT_MS: '2000', ...options.gatewayEnv, ...env }, logs));
+      const url = `http://127.0.0.1:${replicaPort}`;
+      await waitFor(async () => (await fetch(`${url}/health`)).ok, 20_000, 'a second gateway', logs);
+      return url;
     },
     stop: async () => {
       await Promise.all([stopChild(stack.gateway), ...workers.map((w) => stopChild(w))]);
@@ -237,14 +263,14 @@ export async function readSse(res: Response): Promise<string[]> {
     .map((block) => block.slice('data: '.length));
 }
 
-/** Busy slots over every live worker's heartbeat (a freed slot shows here within a heartbeat). */
-export async function busySlots(stack: Stack): Promise<number> {
+/** Busy slots over every live worker's heartbeat, of one model or all (a freed slot shows here within a heartbeat). */
+export async function busySlots(stack: Stack, model?: string): Promise<number> {
   const r = new Redis(stack.redis.url);
   try {
     let busy = 0;
     for (const id of await r.smembers('switchyard:workers')) {
-      const hb = JSON.parse((await r.get(`switchyard:worker:${id}`)) ?? '{"models":[]}') as { models: Array<{ busy: number }> };
-      busy += hb.models.reduce((n, m) => n + m.busy, 0);
+      const hb = JSON.parse((await r.get(`switchyard:worker:${id}`)) ?? '{"models":[]}') as { models: Array<{ name: string; busy: number }> };
+      busy += hb.models.reduce((n, m) => n + (model === undefined || m.name === model ? m.busy : 0), 0);
     }
     return busy;
   } finally {

@@ -1,9 +1,9 @@
 /**
  * The gateway app: OpenAI HTTP API in front of the queues. It never runs a model.
  *
- * One folder per feature (chat, tasks, audio, tokens, models, admin, runner-bridge), each with its module,
- * controllers, DTOs and formatter; `core/` holds what they share (CoreModule, global). A new
- * feature (images) is a folder with its module, listed below: its controllers inject
+ * One folder per feature (chat, tasks, audio, images, tokens, models, admin, runner-bridge), each with its
+ * module, controllers, DTOs and formatter; `core/` holds what they share (CoreModule, global). A new
+ * feature is a folder with its module, listed below: its controllers inject
  * InferenceService and ModelCatalogService from core and write OpenAI's shapes themselves.
  */
 import { type DynamicModule, Module } from '@nestjs/common';
@@ -11,6 +11,7 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { AdminModule } from './admin/admin.module';
 import { AudioModule } from './audio/audio.module';
 import { ChatModule } from './chat/chat.module';
+import { ImagesModule } from './images/images.module';
 import { ApiKeyGuard } from './core/api-key.guard';
 import { CoreModule } from './core/core.module';
 import type { GatewayEnv } from './core/gateway-config';
@@ -20,7 +21,7 @@ import { RunnerBridgeModule } from './runner-bridge/runner-bridge.module';
 import { TasksModule } from './tasks/tasks.module';
 import { TokensModule } from './tokens/tokens.module';
 
-const FEATURES = [ModelsModule, ChatModule, TasksModule, AudioModule, TokensModule, AdminModule, RunnerBridgeModule];
+const FEATURES = [ModelsModule, ChatModule, TasksModule, AudioModule, ImagesModule, TokensModule, AdminModule, RunnerBridgeModule];
 
 @Module({})
 export class GatewayModule {

@@ -6,6 +6,7 @@ import { EnvError, handleShutdown, loadEnv, loadModelsFile, Logger, ModelsFileEr
 import { GatewayEnv } from './core/gateway-config';
 import { GatewayModule } from './gateway.module';
 import { AUDIO_UPLOAD_PATHS } from './audio/audio.controller';
+import { IMAGE_UPLOAD_PATHS } from './images/images.controller';
 import { jsonBody } from './core/json-body.middleware';
 import { createValidationPipe } from './core/validation';
 
@@ -21,7 +22,7 @@ async function main(): Promise<void> {
     abortOnError: false,
   });
   app.disable('x-powered-by');
-  for (const step of jsonBody(env.MAX_BODY_BYTES, AUDIO_UPLOAD_PATHS)) app.use(step);
+  for (const step of jsonBody(env.MAX_BODY_BYTES, [...AUDIO_UPLOAD_PATHS, ...IMAGE_UPLOAD_PATHS])) app.use(step);
   app.useGlobalPipes(createValidationPipe());
   await app.listen(env.PORT, env.HOST);
   handleShutdown(app, log);

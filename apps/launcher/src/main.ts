@@ -10,7 +10,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import type { ModelDescriptor } from '@switchyard/contracts';
 import { dirname, join, resolve } from 'node:path';
 import { loadModelsFile, Logger, ModelsFileError, RedisServerMissingError, startLocalRedis, type LocalRedis } from '@switchyard/runtime';
-import { generateBertModel, generateLlamaModel, generateWhisperModel } from '@switchyard/model-gen';
+import { generateBertModel, generateDiffusionPipeline, generateLlamaModel, generateVitsModel, generateWhisperModel } from '@switchyard/model-gen';
 import { ChildSupervisor, type SupervisedChild } from './child-supervisor';
 
 const log = new Logger('launcher');
@@ -28,11 +28,14 @@ async function ensureDemoModel(modelsFile: string): Promise<ModelDescriptor[]> {
     mkdirSync(dirname(DEMO_MODEL), { recursive: true });
     await generateLlamaModel({ path: DEMO_MODEL, shape: 'tiny', seed: 1, name: 'tiny-chat' });
   }
-  // Demo ONNX models: random-weight BERT encoders (real shapes and serving, meaningless numbers).
+  // Demo ONNX models: random-weight BERT encoders, Whisper, a voice and a diffusion pipeline (real
+  // shapes and serving, meaningless numbers).
   for (const m of models) {
-    if (m.backend !== 'onnx' || dirname(resolve(m.path)) !== DEMO_ONNX_DIR || existsSync(join(m.path, m.file))) continue;
+    if (m.backend !== 'onnx' || dirname(resolve(m.path)) !== DEMO_ONNX_DIR || existsSync(join(m.path, m.file || 'model.onnx'))) continue;
     log.info('generating a demo ONNX model (tiny random weights)', { path: m.path, task: m.task });
     if (m.task === 'speech-recognition') generateWhisperModel({ dir: m.path, shape: 'tiny', seed: 1 });
+    else if (m.task === 'text-to-speech') generateVitsModel({ dir: m.path, shape: 'tiny', seed: 1, speakers: m.voice?.speakers ?? 2 });
+    else if (m.task === 'image-generation') await generateDiffusionPipeline({ dir: m.path, shape: 'tiny', seed: 1 });
     else generateBertModel({ dir: m.path, task: m.task, seed: 1 });
   }
   return models;

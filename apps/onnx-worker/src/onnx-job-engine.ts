@@ -4,7 +4,7 @@
  * shared runs; each job answers with one `result` event. A run cannot be interrupted, so an unload
  * past its drain frees the model under the jobs left, and they report it.
  */
-import type { OnnxModelDescriptor, TaskJobData } from '@switchyard/contracts';
+import type { ImageProgress, OnnxModelDescriptor, TaskJobData } from '@switchyard/contracts';
 import { kindList, type JobContext, type JobOutcome, type KindHandlers, type ModelEngine } from '@switchyard/runtime';
 import { MODEL_TYPES } from './model-types';
 import type { ServedModel } from './model-types/model-type';
@@ -20,13 +20,15 @@ const START_EVENT_AFTER_MS = 250;
 
 export class OnnxJobEngine implements ModelEngine<TaskJobData> {
   /** The kinds it has handlers for (the worker checks them against the backend table at boot). */
-  static readonly kinds = kindList<TaskJobData>({ embeddings: true, classify: true, rerank: true, transcribe: true });
+  static readonly kinds = kindList<TaskJobData>({ embeddings: true, classify: true, rerank: true, transcribe: true, speech: true, image: true });
   readonly abortable = false;
   readonly failure: { code: string; message: string };
   readonly handlers: KindHandlers<TaskJobData>;
   private served: ServedModel | undefined;
   /** Jobs taken whose inputs are not yet queued for a model run (they may join the next batch). */
   private preparing = 0;
+  /** Image jobs' denoising progress by job id, for the heartbeat's stats (the admin's worker list). */
+  private readonly steps = new Map<string, ImageProgress>();
 
   constructor(
     private readonly descriptor: OnnxModelDescriptor,
@@ -41,6 +43,10 @@ export class OnnxJobEngine implements ModelEngine<TaskJobData> {
       rerank: { run: (job, ctx) => this.run(job, ctx) },
       // A transcription runs for seconds: a client that leaves stops it between windows.
       transcribe: { cancellable: true, run: (job, ctx) => this.run(job, ctx) },
+      // So does speech: a client that leaves stops it between sentences.
+      speech: { cancellable: true, run: (job, ctx) => this.run(job, ctx) },
+      // And images: a client that leaves stops the denoising loop within one step.
+      image: { cancellable: true, run: (job, ctx) => this.run(job, ctx) },
     };
   }
 
@@ -66,6 +72,10 @@ export class OnnxJobEngine implements ModelEngine<TaskJobData> {
     return { runs: s?.runs, inputs: s?.items, largestBatch: s?.largest };
   }
 
+  progress(): Record<string, ImageProgress> | undefined {
+    return this.steps.size > 0 ? Object.fromEntries(this.steps) : undefined;
+  }
+
   async dispose(): Promise<void> {
     // Disposing fails whatever is still queued for a run; their jobs report the error.
     await this.served?.dispose();
@@ -85,9 +95,21 @@ export class OnnxJobEngine implements ModelEngine<TaskJobData> {
     };
     const announce = setTimeout(() => ctx.emit({ type: 'start', workerId: ctx.workerId, promptTokens: 0 }), START_EVENT_AFTER_MS);
     try {
-      return { type: 'result', workerId: ctx.workerId, data: await served.run(job, { joined: join, signal: ctx.signal, delta: (text) => ctx.emit({ type: 'delta', text }) }) };
+      const data = await served.run(job, {
+        joined: join,
+        signal: ctx.signal,
+        delta: (text) => ctx.emit({ type: 'delta', text }),
+        audio: (bytes) => ctx.emit({ type: 'delta', text: '', audio: bytes.toString('base64') }),
+        image: (image) => ctx.emit({ type: 'delta', text: '', image }),
+        progress: (progress) => {
+          this.steps.set(ctx.jobId, progress);
+          ctx.emit({ type: 'delta', text: '', progress });
+        },
+      });
+      return { type: 'result', workerId: ctx.workerId, data };
     } finally {
       clearTimeout(announce);
+      this.steps.delete(ctx.jobId);
       if (!joined) {
         join();
         served.poke();

@@ -106,6 +106,48 @@ export class Resampler {
     this.bank = buildBank(fromRate, toRate, this.exact ? this.up : MAX_PHASES, { ...DEFAULTS, ...options });
   }
 
+  /** The input samples [start, end) that output sample `k` is made of (before clipping at the ends). */
+  inputSpan(k: number): [number, number] {
+    const base = this.exact ? Math.floor((k * this.down) / this.up) : Math.floor((k * this.fromRate) / this.toRate);
+    // The inexact path may round its phase up to the next base: allow one sample more.
+    const start = base + this.bank.first;
+    return [start, start + this.bank.taps + (this.exact ? 0 : 1)];
+  }
+
+  /**
+   * Writes output samples [from, to) into `out` (at index k − from), reading `input` as the slice
+   * of the whole input that starts at sample `offset` (the streaming resampler's window). Samples
+   * before 0 and past `total` are silence, as in `process`; the window must cover what lies between.
+   */
+  processWindow(input: Float32Array, offset: number, total: number, out: Float32Array, from: number, to: number): void {
+    const { taps, first, phases, coefficients } = this.bank;
+    const { up, down, exact, fromRate, toRate } = this;
+    for (let k = from; k < to; k++) {
+      let base: number;
+      let phase: number;
+      if (exact) {
+        const num = k * down;
+        base = Math.floor(num / up);
+        phase = num - base * up;
+      } else {
+        const t = (k * fromRate) / toRate;
+        base = Math.floor(t);
+        phase = Math.round((t - base) * phases);
+        if (phase === phases) {
+          base += 1;
+          phase = 0;
+        }
+      }
+      const start = base + first;
+      const c = phase * taps;
+      let acc = 0;
+      const jFrom = Math.max(0, -start, offset - start);
+      const jTo = Math.min(taps, total - start, offset + input.length - start);
+      for (let j = jFrom; j < jTo; j++) acc += input[start + j - offset] * coefficients[c + j];
+      out[k - from] = acc;
+    }
+  }
+
   /** Writes output samples [from, to) of `input` resampled into `out`. */
   process(input: Float32Array, out: Float32Array, from = 0, to = out.length): void {
     const { taps, first, phases, coefficients } = this.bank;

@@ -70,3 +70,40 @@ export interface TranscribeResult extends Transcript {
   /** Encoder positions the audio took (50 per second of audio windows): usage's audio_tokens. */
   audioTokens: number;
 }
+
+/** Text to speech: OpenAI's response formats (every one 24 kHz mono, as OpenAI sends them). */
+export type SpeechFormat = 'mp3' | 'opus' | 'aac' | 'flac' | 'wav' | 'pcm';
+
+export interface SpeechJobData {
+  kind: 'speech';
+  model: string;
+  enqueuedAt: number;
+  /** The text to speak (at most the model's input limit, checked by the gateway). */
+  input: string;
+  /** The voice as the request named it (an OpenAI name, one of the model's, or a speaker id); the worker maps it to a speaker. */
+  voice: string;
+  /** 0.25 .. 4 (1: the voice's own pace). */
+  speed: number;
+  format: SpeechFormat;
+  /** Style instructions; passed on for engines that take them (none of today's do). */
+  instructions?: string;
+}
+
+/**
+ * The worker's answer after the audio (sent as `delta` events with `audio`, encoded in `format`,
+ * in order): how much it made, for usage and logs.
+ */
+export interface SpeechResult {
+  kind: 'speech';
+  format: SpeechFormat;
+  /** Seconds of audio produced. */
+  durationS: number;
+  /** Encoded bytes sent in the deltas. */
+  bytes: number;
+  /** Text pieces synthesized one after another (sentences). */
+  chunks: number;
+  /** usage: the input's characters (the engines tokenize internally and do not say). */
+  inputTokens: number;
+  /** usage: audio tokens at 50 per second of output, as transcription usage counts audio. */
+  outputTokens: number;
+}

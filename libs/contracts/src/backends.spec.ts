@@ -60,10 +60,10 @@ describe('backend table', () => {
     const accepted = (i: number): JobKind[] => JOB_KINDS.filter((k) => acceptsKind(models[i], k));
     expect(accepted(0)).toEqual(['chat', 'completion', 'tokens']);
     expect(accepted(1)).toEqual(['tokens', 'embeddings']);
-    expect([accepted(2), accepted(3), accepted(4), accepted(5)]).toEqual([['embeddings'], ['classify'], ['rerank'], ['transcribe']]);
-    expect(accepted(6)).toEqual(['upstream']);
-    expect(accepted(7)).toEqual(['chat', 'completion', 'tokens']);
+    expect([accepted(2), accepted(3), accepted(4), accepted(5), accepted(6), accepted(7)]).toEqual([['embeddings'], ['classify'], ['rerank'], ['transcribe'], ['speech'], ['image']]);
     expect(accepted(8)).toEqual(['upstream']);
+    expect(accepted(9)).toEqual(['chat', 'completion', 'tokens']);
+    expect(accepted(10)).toEqual(['upstream']);
   });
 
   it('keeps the job options and lock times each backend ran with', () => {

@@ -22,7 +22,7 @@ import { UPSTREAM_JOB_OPTIONS, upstreamQueueName } from './upstream';
 export type JobKind = QueuedJobData['kind'];
 
 /** A Record so that a new kind in a payload union is a compile error until it is listed. */
-const KINDS: Record<JobKind, true> = { chat: true, completion: true, tokens: true, embeddings: true, classify: true, rerank: true, transcribe: true, upstream: true };
+const KINDS: Record<JobKind, true> = { chat: true, completion: true, tokens: true, embeddings: true, classify: true, rerank: true, transcribe: true, speech: true, image: true, upstream: true };
 export const JOB_KINDS = Object.keys(KINDS) as readonly JobKind[];
 
 /** The descriptor of a model of one backend. */
@@ -45,11 +45,13 @@ export interface BackendSpec<B extends Backend = Backend> {
 }
 
 /** The task job kind an ONNX model type serves. */
-export const ONNX_TASK_KIND: Readonly<Record<OnnxTask, 'embeddings' | 'classify' | 'rerank' | 'transcribe'>> = {
+export const ONNX_TASK_KIND: Readonly<Record<OnnxTask, 'embeddings' | 'classify' | 'rerank' | 'transcribe' | 'speech' | 'image'>> = {
   embeddings: 'embeddings',
   classifier: 'classify',
   reranker: 'rerank',
   'speech-recognition': 'transcribe',
+  'text-to-speech': 'speech',
+  'image-generation': 'image',
 };
 
 const TEXT_GENERATION = 'a text generation model';
@@ -67,7 +69,7 @@ const TABLE = {
   },
   onnx: {
     queueName: onnxQueueName,
-    jobKinds: ['embeddings', 'classify', 'rerank', 'transcribe'] as const,
+    jobKinds: ['embeddings', 'classify', 'rerank', 'transcribe', 'speech', 'image'] as const,
     accepts: (m) => [ONNX_TASK_KIND[m.task]],
     describe: (m) => `a ${m.task} model`,
     jobOptions: TASK_JOB_OPTIONS,

@@ -1,4 +1,5 @@
 import type { TokenAnswer, ToolCall } from './jobs';
+import type { ImageDelta, ImageProgress } from './image-jobs';
 import type { TaskResult } from './onnx-jobs';
 
 /**
@@ -65,6 +66,12 @@ export interface DeltaEvent {
   reasoning?: string;
   toolCalls?: ToolCallDelta[];
   logprobs?: TokenLogprob[];
+  /** A piece of synthesized speech, base64, in the job's response format (speech jobs; `text` is then empty). */
+  audio?: string;
+  /** An image (finished, or a preview when `partial` is set), for image jobs; `text` is then empty. */
+  image?: ImageDelta;
+  /** Denoising progress of an image job. */
+  progress?: ImageProgress;
 }
 
 export interface DoneEvent {
@@ -111,6 +118,8 @@ export interface JobResults {
   classify: TaskResult;
   rerank: TaskResult;
   transcribe: TaskResult;
+  speech: TaskResult;
+  image: TaskResult;
   upstream: Record<string, unknown>;
 }
 

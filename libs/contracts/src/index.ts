@@ -10,4 +10,6 @@ export * from './job-routing';
 export * from './onnx-models';
 export * from './onnx-jobs';
 export * from './audio-jobs';
+export * from './image-jobs';
 export * from './backends';
+export * from './voices';

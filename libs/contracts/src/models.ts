@@ -59,6 +59,8 @@ export interface WorkerModelState {
   lastUsed: number;
   keepAliveMs: number;
   error?: string;
+  /** Long jobs' progress by job id (image jobs: denoising step k of n). */
+  progress?: Record<string, { step: number; steps: number }>;
 }
 
 /** What a worker announces in its heartbeat. */

@@ -4,7 +4,8 @@
  * serves embeddings of GGUF embedding models.
  */
 import type { JobsOptions } from 'bullmq';
-import type { TranscribeJobData, TranscribeResult } from './audio-jobs';
+import type { SpeechJobData, SpeechResult, TranscribeJobData, TranscribeResult } from './audio-jobs';
+import type { ImageJobData, ImageResult } from './image-jobs';
 import { llmQueueName } from './queues';
 
 /** Inputs longer than the model's limit: rejected (400), unless the request asked to truncate. */
@@ -35,7 +36,7 @@ export interface RerankJobData extends TaskJobBase {
   documents: string[];
 }
 
-export type TaskJobData = EmbeddingsJobData | ClassifyJobData | RerankJobData | TranscribeJobData;
+export type TaskJobData = EmbeddingsJobData | ClassifyJobData | RerankJobData | TranscribeJobData | SpeechJobData | ImageJobData;
 export type TaskJobName = TaskJobData['kind'];
 
 export interface EmbeddingsResult {
@@ -59,7 +60,7 @@ export interface RerankResult {
   promptTokens: number;
 }
 
-export type TaskResult = EmbeddingsResult | ClassifyResult | RerankResult | TranscribeResult;
+export type TaskResult = EmbeddingsResult | ClassifyResult | RerankResult | TranscribeResult | SpeechResult | ImageResult;
 
 /**
  * A task has no side effects and streams nothing, so a job whose worker died is simply run again

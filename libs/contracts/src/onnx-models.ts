@@ -3,12 +3,13 @@
  * type is one of the worker's plug-ins (embeddings, classifier, reranker today; audio and image
  * types later): the models file names it in `task`, the gateway routes endpoints by it.
  */
+import type { ImageOptions } from './image-jobs';
 import type { ModelDescriptorBase } from './models';
 import type { Backend } from './queues';
 
-export type OnnxTask = 'embeddings' | 'classifier' | 'reranker' | 'speech-recognition';
+export type OnnxTask = 'embeddings' | 'classifier' | 'reranker' | 'speech-recognition' | 'text-to-speech' | 'image-generation';
 
-export const ONNX_TASKS: readonly OnnxTask[] = ['embeddings', 'classifier', 'reranker', 'speech-recognition'];
+export const ONNX_TASKS: readonly OnnxTask[] = ['embeddings', 'classifier', 'reranker', 'speech-recognition', 'text-to-speech', 'image-generation'];
 
 /** ONNX weight variants as transformers.js names them (file suffixes: `_quantized`, `_fp16`, ...). */
 export type OnnxDtype = 'fp32' | 'fp16' | 'q8' | 'int8' | 'uint8' | 'q4' | 'q4f16' | 'bnb4';
@@ -30,6 +31,35 @@ export interface SpeechOptions {
   noSpeechThreshold: number | null;
   /** Longest audio accepted, in seconds (default 7200). */
   maxDurationS: number;
+}
+
+/** The voice model families sherpa-onnx runs (Piper voices are VITS). */
+export type VoiceEngine = 'vits' | 'kokoro' | 'matcha' | 'kitten';
+
+export const VOICE_ENGINES: readonly VoiceEngine[] = ['vits', 'kokoro', 'matcha', 'kitten'];
+
+/**
+ * text-to-speech: the files of a voice model (inside its folder; the model file is the descriptor's
+ * `file`) and its voices. Absent optional files are looked up in the folder at load.
+ */
+export interface VoiceOptions {
+  engine: VoiceEngine;
+  /** Token table ("symbol id" lines; default tokens.txt). */
+  tokens: string;
+  /** espeak-ng data for phoneme voices (default: the folder's espeak-ng-data, else the system's). */
+  dataDir?: string;
+  /** Word -> phonemes lexicon, for voices that use one. */
+  lexicon?: string;
+  /** kokoro/kitten: the style vectors (default voices.bin). */
+  voicesFile?: string;
+  /** matcha: the vocoder (a separate ONNX file). */
+  vocoder?: string;
+  /** Voice name -> speaker id: the model's own names, and overrides of the default OpenAI mapping. */
+  voices: Record<string, number>;
+  /** Speakers the model has, when the models file says (for the voice list; the worker knows for sure). */
+  speakers?: number;
+  /** Longest input in characters (OpenAI's is 4096). */
+  maxInputChars: number;
 }
 
 /** How token vectors become one embedding. */
@@ -63,4 +93,8 @@ export interface OnnxModelDescriptor extends ModelDescriptorBase {
   threshold: number;
   /** speech-recognition only. */
   speech?: SpeechOptions;
+  /** text-to-speech only. */
+  voice?: VoiceOptions;
+  /** image-generation only (the folder is a diffusers/Optimum ONNX pipeline). */
+  image?: ImageOptions;
 }

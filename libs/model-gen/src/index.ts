@@ -9,3 +9,5 @@ export * from './onnx/whisper-model';
 export * from './onnx/whisper-tokenizer';
 export { WORD_GROUPS, MAX_SEGMENT_FRAMES } from './onnx/whisper-timing';
 export type { WhisperShape } from './onnx/whisper-layers';
+export * from './onnx/vits-model';
+export * from './onnx/diffusion-model';

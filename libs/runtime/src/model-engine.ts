@@ -60,6 +60,8 @@ export interface ModelEngine<J extends { kind: string }> {
   describe(): Record<string, unknown>;
   /** Counters for the "model unloaded" log line (runs, batch sizes). */
   stats?(): Record<string, unknown>;
+  /** Running jobs' progress by job id, shown in the heartbeat (image jobs' steps). */
+  progress?(): Record<string, { step: number; steps: number }> | undefined;
   /** The context size once loaded, where the engine knows it better than the models file. */
   contextSize?(): number | undefined;
   /**

@@ -43,7 +43,7 @@ function parseEntry(entry: Record<string, unknown>, index: number, baseDir: stri
     case 'upstream':
       return parseUpstreamEntry(entry as unknown as UpstreamEntry, at, name, aliases, created);
     case 'onnx':
-      return parseOnnxEntry(entry as unknown as OnnxEntry, { name, aliases, baseDir, created });
+      return parseOnnxEntry(entry as unknown as OnnxEntry, { at, name, aliases, baseDir, created });
     case 'llama.cpp':
       break;
   }

@@ -75,6 +75,36 @@ describe('models file: onnx entries', () => {
     });
   });
 
+  const diffusion = (extra = ''): string => `  - name: sd\n    backend: onnx\n    task: image-generation\n    path: /sd\n${extra}`;
+
+  it('admits image-generation with its sizes and step counts, two jobs held and no batching', () => {
+    const [m] = parse(diffusion());
+    expect(m).toMatchObject({ task: 'image-generation', file: 'unet/model.onnx', parallel: 2, maxBatch: 1 });
+    expect(m.backend === 'onnx' && m.image).toEqual({
+      defaultSize: { width: 512, height: 512 },
+      minSide: 64,
+      maxSide: 2048,
+      sizeMultiple: 8,
+      qualitySteps: { low: 1, medium: 2, high: 4 },
+      maxSteps: 100,
+      guidanceScale: 7.5,
+      strength: 0.75,
+    });
+    const [custom] = parse(diffusion('    default_size: 768x512\n    size_multiple: 64\n    quality_steps: { low: 10, medium: 25, high: 50 }\n    scheduler: pndm\n    guidance_scale: 0\n'));
+    expect(custom).toMatchObject({ image: { defaultSize: { width: 768, height: 512 }, sizeMultiple: 64, qualitySteps: { low: 10, medium: 25, high: 50 }, scheduler: 'pndm', guidanceScale: 0 } });
+  });
+
+  it.each([
+    ['    default_size: 500x500\n', /default_size.*multiples of 8/],
+    ['    default_size: 512x512\n    size_multiple: 64\n    min_side: 1024\n', /default_size/],
+    ['    min_side: 512\n    max_side: 256\n', /default_size|min_side/],
+    ['    scheduler: magic\n', /scheduler/],
+    ['    quality_steps: { ultra: 9 }\n', /unknown key 'ultra'/],
+  ])('names the bad image key: %s', (extra, message) => {
+    expect(() => parse(diffusion(extra))).toThrow(ModelsFileError);
+    expect(() => parse(diffusion(extra))).toThrow(message);
+  });
+
   it('gives the other tasks no speech options', () => {
     const [m] = parse('  - name: e\n    backend: onnx\n    task: embeddings\n    path: /e\n    dtype: q8\n');
     expect(m).toMatchObject({ file: 'onnx/model.onnx' });

@@ -84,6 +84,7 @@ export class QueueHost<D extends HostedDescriptor, J extends { kind: string; kee
   }
 
   status(): WorkerModelState {
+    const progress = this.engine.progress?.();
     return {
       name: this.descriptor.name,
       state: this.state,
@@ -94,6 +95,7 @@ export class QueueHost<D extends HostedDescriptor, J extends { kind: string; kee
       lastUsed: this.lastUsed,
       keepAliveMs: this.descriptor.keepAliveMs,
       ...(this.error ? { error: this.error } : {}),
+      ...(progress ? { progress } : {}),
     };
   }
 

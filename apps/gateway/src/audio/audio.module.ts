@@ -1,7 +1,8 @@
-/** Speech to text: /v1/audio/transcriptions and /v1/audio/translations (multipart uploads). */
+/** Audio: /v1/audio/transcriptions and /translations (multipart uploads), /v1/audio/speech and /voices. */
 import { Module } from '@nestjs/common';
 import { AudioController } from './audio.controller';
 import { AudioUploadInterceptor } from './audio-upload.interceptor';
+import { SpeechController } from './speech.controller';
 
-@Module({ controllers: [AudioController], providers: [AudioUploadInterceptor] })
+@Module({ controllers: [AudioController, SpeechController], providers: [AudioUploadInterceptor] })
 export class AudioModule {}

@@ -13,7 +13,7 @@ import { Logger } from '@switchyard/runtime';
 import type { TaskStreamEvent } from '../core/inference.service';
 import { OpenAIError } from '../core/openai-error';
 import { sendOpenAIError, toOpenAIError } from '../core/openai-error.filter';
-import { waitForDrain } from '../chat/response-writer';
+import { SSE_HEADERS, waitForDrain } from '../chat/response-writer';
 
 const log = new Logger('gateway.audio');
 
@@ -69,12 +69,7 @@ export async function writeTranscriptStream(res: Response, events: AsyncGenerato
   const send = (obj: object): boolean => res.write(`data: ${JSON.stringify(obj)}\n\n`);
   const open = (): void => {
     if (res.headersSent) return;
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache',
-      Connection: 'keep-alive',
-      'X-Accel-Buffering': 'no',
-    });
+    res.writeHead(200, SSE_HEADERS);
   };
   try {
     for await (const event of events) {

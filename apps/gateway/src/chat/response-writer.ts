@@ -34,6 +34,25 @@ export function waitForDrain(res: Response, ms: number): Promise<boolean> {
   });
 }
 
+/** The headers of every SSE response (no proxy buffering, no caching). */
+export const SSE_HEADERS: Readonly<Record<string, string>> = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-cache',
+  Connection: 'keep-alive',
+  'X-Accel-Buffering': 'no',
+};
+
+/**
+ * Writes one piece of a streamed body, waiting for the buffer to drain; false (and the response
+ * destroyed) when the client has not read for `stallMs`.
+ */
+export async function writeOrDrop(res: Response, piece: string | Buffer, stallMs: number, what: string): Promise<boolean> {
+  if (res.write(piece) || (await waitForDrain(res, stallMs))) return true;
+  if (!res.destroyed) log.warn(`client stopped reading: ${what} dropped`, { stallMs });
+  res.destroy();
+  return false;
+}
+
 /** An AbortSignal that fires when the client disconnects before the response finished. */
 export function clientGone(req: Request, res: Response): AbortController {
   const controller = new AbortController();
@@ -101,12 +120,7 @@ export async function writeGeneration(options: {
   let workerHeaderSet = false;
   const openStream = (): void => {
     headersOut = true;
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache',
-      Connection: 'keep-alive',
-      'X-Accel-Buffering': 'no',
-    });
+    res.writeHead(200, SSE_HEADERS);
     for (const chunk of formatter.opening(choices)) send(chunk);
   };
   try {

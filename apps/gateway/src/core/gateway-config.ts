@@ -43,6 +43,26 @@ export class GatewayEnv extends CommonEnv {
   @Min(1024)
   AUDIO_MAX_FILE_BYTES: number = 25 * 1024 * 1024;
 
+  /** Largest image (or mask) /v1/images/edits and /variations accept (400 on its field above); gpt-image's is 50 MB. */
+  @IsInt()
+  @Min(1024)
+  IMAGE_MAX_FILE_BYTES: number = 50 * 1024 * 1024;
+
+  /** How long an image answered with `response_format: url` stays fetchable. */
+  @IsInt()
+  @Min(1000)
+  IMAGE_URL_TTL_MS: number = 3_600_000;
+
+  /** Keep `url` images as files in this directory (shared by the replicas) instead of in Redis. */
+  @IsOptional()
+  @IsString()
+  IMAGE_STORE_DIR?: string;
+
+  /** The gateway's public base URL for image URLs (default: the request's own scheme and Host). */
+  @IsOptional()
+  @IsString()
+  PUBLIC_BASE_URL?: string;
+
   /** How long a request waits for some worker to serve its model before 503. */
   @IsInt()
   @Min(0)

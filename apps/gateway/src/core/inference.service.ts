@@ -15,6 +15,8 @@ import {
   jobCancelKey,
   queueNameFor,
   type DeltaEvent,
+  type ImageDelta,
+  type ImageProgress,
   type StartEvent,
   type DoneEvent,
   type ResultEvent,
@@ -36,12 +38,13 @@ import { checkAccepts } from './task-models';
 import { WorkerRegistry } from './worker-registry.service';
 
 /**
- * What a task that streams text before its result (transcriptions) yields: the worker once it has
- * the job, each piece of text, then the result, which is the last.
+ * What a task that streams before its result (transcriptions, speech, images) yields: the worker
+ * once it has the job, each piece of text, of encoded audio (base64), each image and step, then the
+ * result, which is the last.
  */
 export type TaskStreamEvent<R extends TaskResult = TaskResult> =
   | { type: 'start'; workerId: string }
-  | { type: 'delta'; text: string }
+  | { type: 'delta'; text: string; audio?: string; image?: ImageDelta; progress?: ImageProgress }
   | { type: 'result'; result: R; workerId: string };
 
 export interface IndexedEvent {
@@ -133,7 +136,13 @@ export class InferenceService implements OnApplicationShutdown {
         workerId = event.workerId;
         yield { type: 'start', workerId };
       } else if (event.type === 'delta') {
-        yield { type: 'delta', text: event.text };
+        yield {
+          type: 'delta',
+          text: event.text,
+          ...(event.audio !== undefined ? { audio: event.audio } : {}),
+          ...(event.image ? { image: event.image } : {}),
+          ...(event.progress ? { progress: event.progress } : {}),
+        };
       } else if (event.type === 'result') {
         const result = event.data as TaskResult;
         if (result.kind !== data.kind) {

@@ -11,6 +11,8 @@ const ENDPOINT: Record<OnnxTask, string> = {
   classifier: 'moderations',
   reranker: 'rerank',
   'speech-recognition': 'audio transcriptions',
+  'text-to-speech': 'audio speech',
+  'image-generation': 'images',
 };
 
 /** ONNX models serve their task; GGUF models marked `embedding` serve embeddings (on the llm worker). */
@@ -23,7 +25,7 @@ export function servesTask(model: ModelDescriptor, task: OnnxTask): boolean {
  * to serve the task.
  */
 export function requireTaskModel(catalog: ModelCatalogService, id: string | undefined, task: 'embeddings'): ModelDescriptor;
-export function requireTaskModel(catalog: ModelCatalogService, id: string | undefined, task: 'classifier' | 'reranker' | 'speech-recognition'): OnnxModelDescriptor;
+export function requireTaskModel(catalog: ModelCatalogService, id: string | undefined, task: 'classifier' | 'reranker' | 'speech-recognition' | 'text-to-speech' | 'image-generation'): OnnxModelDescriptor;
 export function requireTaskModel(catalog: ModelCatalogService, id: string | undefined, task: OnnxTask): ModelDescriptor {
   if (id === undefined) {
     const first = catalog.models.find((m) => servesTask(m, task));
@@ -55,6 +57,10 @@ export function unsupportedKind(model: ModelDescriptor, kind: JobKind, id = mode
       return OpenAIError.badRequest(`The model '${id}' is ${what} and does not support ${ENDPOINT.reranker}.`, 'model', 'model_not_supported');
     case 'transcribe':
       return OpenAIError.badRequest(`The model '${id}' is ${what} and does not support ${ENDPOINT['speech-recognition']}.`, 'model', 'model_not_supported');
+    case 'speech':
+      return OpenAIError.badRequest(`The model '${id}' is ${what} and does not support ${ENDPOINT['text-to-speech']}.`, 'model', 'model_not_supported');
+    case 'image':
+      return OpenAIError.badRequest(`The model '${id}' is ${what} and does not support ${ENDPOINT['image-generation']}.`, 'model', 'model_not_supported');
     case 'tokens':
       // The words the workers answered with before the gateway checked (token tools need a local tokenizer).
       if (acceptsKind(model, 'upstream')) {

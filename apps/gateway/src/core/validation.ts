@@ -7,7 +7,7 @@
 import { ValidationPipe, type ValidationError } from '@nestjs/common';
 import type { TransformerPackage } from '@nestjs/common/interfaces/external/transformer-package.interface';
 import { instanceToPlain } from 'class-transformer';
-import { registerDecorator, ValidateNested, type ValidationArguments, type ValidationOptions } from 'class-validator';
+import { registerDecorator, ValidateNested, validateSync, type ValidationArguments, type ValidationOptions } from 'class-validator';
 import { OpenAIError } from './openai-error';
 
 type DtoClass = new () => object;
@@ -83,6 +83,18 @@ function firstError(errors: ValidationError[], path = ''): { param: string; mess
     if (nested) return nested;
   }
   return undefined;
+}
+
+/**
+ * Checks a body that did not come through the pipe (multipart fields, already given their JSON
+ * types) against a DTO, with the pipe's whitelist and its error; returns the instance.
+ */
+export function validateDto<T extends object>(cls: new () => T, plain: Record<string, unknown>): T {
+  const instance = plainToDto(cls as DtoClass, plain) as T;
+  const errors = validateSync(instance, { whitelist: true, forbidNonWhitelisted: false, validationError: { target: false, value: true } });
+  const first = firstError(errors);
+  if (first) throw OpenAIError.badRequest(`Invalid '${first.param}': ${first.message}.`, first.param, 'invalid_value');
+  return instance;
 }
 
 export function createValidationPipe(): ValidationPipe {

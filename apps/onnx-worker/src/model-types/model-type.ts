@@ -3,7 +3,7 @@
  * types later) loads a model folder and answers the task jobs it serves. The worker around it owns
  * queues, events, heartbeats and lifecycle, so a new type is one file plus one registry line.
  */
-import type { OnnxModelDescriptor, TaskJobData, TaskResult } from '@switchyard/contracts';
+import type { ImageDelta, ImageProgress, OnnxModelDescriptor, TaskJobData, TaskResult } from '@switchyard/contracts';
 import { Rejection } from '@switchyard/runtime';
 import type { BatcherStats } from '../dynamic-batcher';
 import type { TransformersModule } from '../transformers';
@@ -22,6 +22,12 @@ export interface JobHooks {
   signal: AbortSignal;
   /** Sends a piece of a streamed answer (a transcript's finished segment) before the result. */
   delta: (text: string) => void;
+  /** Sends a piece of encoded speech (in the job's response format) before the result. */
+  audio: (bytes: Buffer) => void;
+  /** Sends a finished or partial image (image jobs). */
+  image: (image: ImageDelta) => void;
+  /** Reports denoising progress (image jobs). */
+  progress: (progress: ImageProgress) => void;
 }
 
 export interface ServedModel {

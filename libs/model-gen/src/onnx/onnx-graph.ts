@@ -1,13 +1,15 @@
 /**
  * Builds ONNX graphs in code and encodes them as a ModelProto (onnx.proto3 field numbers). Only the
- * parts a transformer needs: float/int64 initializers, nodes with int, float, ints and graph (If
- * branch) attributes, and tensor inputs and outputs with symbolic dimensions.
+ * parts a transformer needs: float/int64 initializers (inline, or as external data in a file beside
+ * the model for graphs past protobuf's 2 GB limit), nodes with int, float, string, ints and graph
+ * (If branch) attributes, and tensor inputs and outputs with symbolic dimensions.
  */
 import { ProtoWriter } from './protobuf-writer';
 
 /** TensorProto.DataType values used here. */
 export enum OnnxType {
   FLOAT = 1,
+  INT32 = 6,
   INT64 = 7,
   BOOL = 9,
 }
@@ -16,12 +18,13 @@ export enum OnnxType {
 enum AttrType {
   FLOAT = 1,
   INT = 2,
+  STRING = 3,
   GRAPH = 5,
   INTS = 7,
 }
 
-/** A plain number is a float, `{ int }` an int, an array a list of ints, an OnnxGraph a subgraph. */
-export type AttrValue = number | { int: number } | number[] | OnnxGraph;
+/** A plain number is a float, `{ int }` an int, `{ str }` a string, an array a list of ints, an OnnxGraph a subgraph. */
+export type AttrValue = number | { int: number } | { str: string } | number[] | OnnxGraph;
 
 /** A dimension: a fixed size or a symbolic name such as 'batch'. */
 export type Dim = number | string;
@@ -39,6 +42,15 @@ interface Initializer {
   dims: number[];
   type: OnnxType;
   raw: Uint8Array;
+  /** Set when the data lives in a file beside the model (`raw` is then empty). */
+  external?: ExternalData;
+}
+
+/** Where an external initializer's bytes are: a file relative to the model, and a byte range in it. */
+export interface ExternalData {
+  location: string;
+  offset: number;
+  length: number;
 }
 
 interface ValueInfo {
@@ -96,6 +108,19 @@ export class OnnxGraph {
     return name;
   }
 
+  /**
+   * A float32 initializer whose bytes the caller wrote to `external.location` (TensorProto
+   * data_location EXTERNAL): ONNX Runtime reads them from there, relative to the model file, so the
+   * model must be loaded from its path.
+   */
+  externalFloats(name: string, dims: number[], external: ExternalData): string {
+    const count = dims.reduce((a, b) => a * b, 1);
+    if (external.length !== count * 4) throw new Error(`${name}: ${external.length} bytes for dims [${dims.join(', ')}]`);
+    this.claim(name);
+    this.initializers.push({ name, dims, type: OnnxType.FLOAT, raw: new Uint8Array(0), external: { ...external } });
+    return name;
+  }
+
   /** An int64 initializer (shapes, axes, indices); returns its name. */
   int64s(name: string, dims: number[], data: ArrayLike<number>): string {
     this.claim(name);
@@ -146,12 +171,14 @@ export class OnnxGraph {
     return graph;
   }
 
-  encode(producer = 'switchyard-model-gen'): Uint8Array {
+  /** The ModelProto; `metadata` becomes its metadata_props (what sherpa-onnx reads a voice's settings from). */
+  encode(producer = 'switchyard-model-gen', metadata: Record<string, string> = {}): Uint8Array {
     const model = new ProtoWriter();
     model.int(1, ONNX_IR_VERSION);
     model.string(2, producer);
     model.message(7, this.encodeGraph());
     model.message(8, new ProtoWriter().string(1, '').int(2, ONNX_OPSET));
+    for (const [key, value] of Object.entries(metadata)) model.message(14, new ProtoWriter().string(1, key).string(2, value));
     return model.finish();
   }
 }
@@ -167,6 +194,7 @@ function encodeNode(n: Node): ProtoWriter {
     if (value instanceof OnnxGraph) a.message(6, value.encodeGraph()).int(20, AttrType.GRAPH);
     else if (Array.isArray(value)) a.packedInts(8, value).int(20, AttrType.INTS);
     else if (typeof value === 'number') a.float(2, value).int(20, AttrType.FLOAT);
+    else if ('str' in value) a.string(4, value.str).int(20, AttrType.STRING);
     else a.int(3, value.int).int(20, AttrType.INT);
     w.message(5, a);
   }
@@ -178,7 +206,16 @@ function encodeTensor(t: Initializer): ProtoWriter {
   if (t.dims.length > 0) w.packedInts(1, t.dims);
   w.int(2, t.type);
   w.string(8, t.name);
-  w.bytes(9, t.raw);
+  if (t.external) {
+    // external_data: StringStringEntryProto { key = 1, value = 2 }; data_location EXTERNAL = 1.
+    const entry = (key: string, value: string): ProtoWriter => new ProtoWriter().string(1, key).string(2, value);
+    w.message(13, entry('location', t.external.location));
+    w.message(13, entry('offset', String(t.external.offset)));
+    w.message(13, entry('length', String(t.external.length)));
+    w.int(14, 1);
+  } else {
+    w.bytes(9, t.raw);
+  }
   return w;
 }
 
