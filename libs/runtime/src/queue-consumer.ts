@@ -23,6 +23,8 @@ export function consumeQueue<T>(
   const owners = new OwnerWatch(connection, o.log);
   const worker = new Worker<T>(queue, owners.wrap(process), {
     connection,
+    // Stored on each job it takes (BullMQ's processedBy): which worker holds or held a job.
+    name: o.connectionName,
     prefix: o.prefix,
     concurrency: o.concurrency,
     lockDuration: o.lockDuration,

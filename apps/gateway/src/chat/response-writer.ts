@@ -117,7 +117,9 @@ export async function writeGeneration(options: {
     if (!res.write(`data: ${JSON.stringify(obj)}\n\n`)) full = true;
   };
   let headersOut = false;
-  let workerHeaderSet = false;
+  // The choice whose worker the header names; a retried job's second start (another worker, after
+  // the first died before streaming) names the worker that serves it.
+  let headerChoice: number | undefined;
   const openStream = (): void => {
     headersOut = true;
     res.writeHead(200, SSE_HEADERS);
@@ -127,9 +129,9 @@ export async function writeGeneration(options: {
     for await (const { index, event } of events) {
       if (event.type === 'start') {
         // Which worker served the request, for operators (several choices: the first one's).
-        if (!res.headersSent && !workerHeaderSet) {
+        if (!res.headersSent && (headerChoice === undefined || headerChoice === index)) {
           res.setHeader('X-Switchyard-Worker', event.workerId);
-          workerHeaderSet = true;
+          headerChoice = index;
         }
         // max_tokens beyond the room left in the context is clamped, and said so.
         if (event.maxTokensClamped !== undefined && !res.headersSent) res.setHeader('X-Switchyard-Max-Tokens-Clamped', String(event.maxTokensClamped));

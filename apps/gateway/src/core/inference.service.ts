@@ -250,7 +250,13 @@ export class InferenceService implements OnApplicationShutdown {
           // Neither started nor in the queue, at two looks in a row (a job that just finished without
           // a start event has its answer in the replay log by the second): a restarted Redis lost it,
           // or a worker dropped it as an orphan's. Waiting on would last for ever; the client may retry.
-          lostLooks = workerId === undefined && (await queue.getJobState(jobId)) === 'unknown' ? lostLooks + 1 : 0;
+          // Failed without an error event: BullMQ gave the job up after its workers died while holding
+          // it (more stalls than a job is retried for); nobody will run it again.
+          const state = workerId === undefined ? await queue.getJobState(jobId) : undefined;
+          lostLooks = state === 'unknown' || state === 'failed' ? lostLooks + 1 : 0;
+          if (lostLooks >= 2 && state === 'failed') {
+            throw new OpenAIError(502, 'The workers serving this request stopped responding.', 'server_error', 'worker_lost');
+          }
           if (lostLooks >= 2) {
             throw new OpenAIError(503, 'The request was lost from the queue (Redis restarted). Retry the request.', 'server_error', 'job_lost', null, { 'Retry-After': '1' });
           }
