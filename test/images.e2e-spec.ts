@@ -14,7 +14,8 @@ import sharp from 'sharp';
 import { generateDiffusionPipeline } from '@switchyard/model-gen';
 import { waitUntil } from '@switchyard/runtime';
 import { expectOpenAIError, type JsonAnswer } from './support/errors';
-import { openapiAvailable, schemaErrors } from './support/openapi';
+import { OPENAPI_FILE, openapiAvailable, schemaErrors } from './support/openapi';
+import { itIf } from './support/skip';
 import { busySlots, startStack, tinyOnnxModel, type Stack } from './support/stack';
 
 jest.setTimeout(120_000);
@@ -56,7 +57,7 @@ describe('images: /v1/images/generations, edits and variations (e2e)', () => {
   let root: string;
   let stack: Stack;
   let client: OpenAI;
-  const withSchemas = openapiAvailable() ? it : it.skip;
+  const withSchemas = itIf(openapiAvailable(), `OpenAI's OpenAPI file (${OPENAPI_FILE})`);
 
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), 'switchyard-images-e2e-'));

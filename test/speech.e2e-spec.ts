@@ -13,6 +13,7 @@ import { generateVitsModel } from '@switchyard/model-gen';
 import { hasFfmpeg } from './support/audio-samples';
 import { expectOpenAIError } from './support/errors';
 import { openapiAvailable, schemaErrors } from './support/openapi';
+import { itIf } from './support/skip';
 import { busySlots, readSse, startStack, tinyOnnxModel, type Stack } from './support/stack';
 
 jest.setTimeout(120_000);
@@ -78,7 +79,7 @@ describe('text to speech: /v1/audio/speech and /v1/audio/voices (e2e)', () => {
   let stack: Stack;
   let client: OpenAI;
   const ffmpeg = hasFfmpeg();
-  const withFfmpeg = ffmpeg ? it : it.skip;
+  const withFfmpeg = itIf(ffmpeg, 'ffmpeg on PATH (apt-get install ffmpeg)');
 
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), 'switchyard-speech-e2e-'));

@@ -28,8 +28,16 @@ function normalize(node: unknown): unknown {
   return out;
 }
 
+let warned = false;
+
+/** Whether the OpenAPI file is there; where it is not, the schema checks are skipped, and said so once. */
 export function openapiAvailable(): boolean {
-  return existsSync(OPENAPI_FILE);
+  const present = existsSync(OPENAPI_FILE);
+  if (!present && !warned) {
+    warned = true;
+    console.warn(`SKIPPED OpenAPI schema checks: ${OPENAPI_FILE} not found (set SWITCHYARD_OPENAPI to its path)`);
+  }
+  return present;
 }
 
 /** Returns the list of schema errors (empty when `body` matches the named component schema). */

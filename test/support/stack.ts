@@ -3,7 +3,8 @@
  * models, the compiled gateway and llm worker as their own processes. Nothing is mocked.
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Redis from 'ioredis';
@@ -16,10 +17,29 @@ export const STORIES_GGUF = join(SHARED_MODELS, 'stories260K.gguf');
 
 const CACHE = join(tmpdir(), 'switchyard-test-models');
 
-/** Generates (once per machine, cached by options) a tiny model and returns its path. */
+let generatorVersion: string | undefined;
+/** A hash of libs/model-gen's sources: a changed generator never serves a model cached by an older one. */
+function modelGenVersion(): string {
+  if (generatorVersion === undefined) {
+    const hash = createHash('sha256');
+    const src = join(ROOT, 'libs', 'model-gen', 'src');
+    const files = (readdirSync(src, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts') && !f.endsWith('.spec.ts')).sort();
+    for (const f of files) hash.update(f).update('\0').update(readFileSync(join(src, f))).update('\0');
+    generatorVersion = hash.digest('hex');
+  }
+  return generatorVersion;
+}
+
+/** The cache's name for a model: its name and a hash of its options and the generator's version. */
+function cacheKey(name: string, options: object): string {
+  const hash = createHash('sha256').update(modelGenVersion()).update(JSON.stringify(options)).digest('hex').slice(0, 16);
+  return `${name}-${hash}`;
+}
+
+/** Generates (once per machine, cached by options and generator version) a tiny model and returns its path. */
 export async function tinyModel(name: string, options: Omit<GenerateLlamaModelOptions, 'path'> = {}): Promise<string> {
   mkdirSync(CACHE, { recursive: true });
-  const path = join(CACHE, `${name}.gguf`);
+  const path = join(CACHE, `${cacheKey(name, options)}.gguf`);
   if (!existsSync(path)) {
     const tmp = `${path}.${process.pid}.tmp`;
     await generateLlamaModel({ shape: 'tiny', seed: 7, name, ...options, path: tmp });
@@ -28,12 +48,19 @@ export async function tinyModel(name: string, options: Omit<GenerateLlamaModelOp
   return path;
 }
 
-/** Generates (once per machine, cached by name) a tiny random-weight ONNX model folder. */
+/** Generates (once per machine, cached by options and generator version) a tiny random-weight ONNX model folder. */
 export function tinyOnnxModel(name: string, options: Omit<GenerateBertModelOptions, 'dir'>): string {
-  const dir = join(CACHE, 'onnx', name);
+  const dir = join(CACHE, 'onnx', cacheKey(name, options));
   if (!existsSync(join(dir, 'onnx', 'model.onnx'))) {
     mkdirSync(join(CACHE, 'onnx'), { recursive: true });
-    generateBertModel({ ...options, dir });
+    // Written beside it and renamed into place: two suites generating it at once never see half of one.
+    const tmp = `${dir}.${process.pid}.tmp`;
+    generateBertModel({ ...options, dir: tmp });
+    try {
+      renameSync(tmp, dir);
+    } catch {
+      rmSync(tmp, { recursive: true, force: true }); // the other suite's copy won
+    }
   }
   return dir;
 }

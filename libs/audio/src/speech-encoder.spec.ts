@@ -22,7 +22,9 @@ function hasFfmpeg(): boolean {
     return false;
   }
 }
-const withFfmpeg = hasFfmpeg() ? it : it.skip;
+const ffmpegPresent = hasFfmpeg();
+if (!ffmpegPresent) console.warn('SKIPPED encoder tests that need ffmpeg on PATH (apt-get install ffmpeg)');
+const withFfmpeg = ffmpegPresent ? it : it.skip;
 
 function tone(seconds: number, freq = 440, rate = RATE): Float32Array {
   const out = new Float32Array(Math.round(seconds * rate));
