@@ -48,7 +48,8 @@ async function main(): Promise<void> {
   let redisUrl = process.env.REDIS_URL;
   if (!redisUrl) {
     try {
-      redis = await startLocalRedis();
+      // Stopped by `stop` below once the apps have drained, not by the signal that stops the service.
+      redis = await startLocalRedis({ ownProcessGroup: true });
     } catch (err) {
       if (err instanceof RedisServerMissingError) {
         process.stderr.write(

@@ -51,7 +51,7 @@ export class RedisServerMissingError extends Error {}
  * Starts redis-server on a free loopback port with no persistence and `noeviction` (BullMQ must never
  * lose keys to eviction). Resolves when it answers PING.
  */
-export async function startLocalRedis(options: { port?: number; binary?: string } = {}): Promise<LocalRedis> {
+export async function startLocalRedis(options: { port?: number; binary?: string; ownProcessGroup?: boolean } = {}): Promise<LocalRedis> {
   const port = options.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-redis-'));
   const binary = options.binary ?? 'redis-server';
@@ -65,22 +65,24 @@ export async function startLocalRedis(options: { port?: number; binary?: string 
   const local: LocalRedis = {
     url,
     port,
-    process: await spawnRedis(binary, port, dir, url),
+    process: await spawnRedis(binary, port, dir, url, options.ownProcessGroup === true),
     stop: () => stopChild(local.process),
     restart: async (downMs = 0) => {
       await stopChild(local.process);
       await new Promise((r) => setTimeout(r, downMs));
-      local.process = await spawnRedis(binary, port, dir, url);
+      local.process = await spawnRedis(binary, port, dir, url, options.ownProcessGroup === true);
     },
   };
   return local;
 }
 
-async function spawnRedis(binary: string, port: number, dir: string, url: string): Promise<ChildProcess> {
+async function spawnRedis(binary: string, port: number, dir: string, url: string, ownProcessGroup: boolean): Promise<ChildProcess> {
   const child = spawn(
     binary,
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', '--dir', dir],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    // In its own process group, a terminal's Ctrl-C (or a SIGTERM to the group) does not stop it
+    // under the apps still draining: its owner stops it last.
+    { stdio: ['ignore', 'ignore', 'pipe'], detached: ownProcessGroup },
   );
   const spawnError = new Promise<never>((_, reject) => {
     child.once('error', (err: NodeJS.ErrnoException) => {
