@@ -6,6 +6,7 @@
  */
 import Ajv from 'ajv';
 import OpenAI from 'openai';
+import { readGgufHeader, SpmTokenizer, TokenType } from '@switchyard/model-gen';
 import { openapiAvailable, schemaErrors } from './support/openapi';
 import { readSse, startStack, tinyModel, type Stack } from './support/stack';
 
@@ -13,6 +14,11 @@ jest.setTimeout(180_000);
 
 let stack: Stack;
 let client: OpenAI;
+/** logit_bias banning every control token of tiny-chat (the end-of-generation ones among them). */
+let noEnd: Record<string, number>;
+/** llama.cpp's SPM tokenization of plain text with tiny-chat's own vocabulary, computed here. */
+let reference: SpmTokenizer;
+let bos: number;
 const checkSchemas = openapiAvailable();
 const ajv = new Ajv({ strict: false });
 
@@ -37,6 +43,11 @@ const ask: OpenAI.ChatCompletionMessageParam[] = [{ role: 'user', content: 'What
 
 beforeAll(async () => {
   const [tiny, thinking] = await Promise.all([tinyModel('tiny-chat'), tinyModel('tiny-think', { thinking: true })]);
+  const md = (await readGgufHeader(tiny)).metadata;
+  const types = md['tokenizer.ggml.token_type'] as number[];
+  noEnd = Object.fromEntries(types.flatMap((type, id) => (type === TokenType.CONTROL ? [[String(id), -100]] : [])));
+  bos = md['tokenizer.ggml.bos_token_id'] as number;
+  reference = new SpmTokenizer({ tokens: md['tokenizer.ggml.tokens'] as string[], scores: Float32Array.from(md['tokenizer.ggml.scores'] as number[]), tokenTypes: Int32Array.from(types) });
   stack = await startStack({
     models: [
       { name: 'tiny-chat', path: tiny, parallel: 4, context_size: 2048 },
@@ -94,9 +105,11 @@ describe('tools (e2e)', () => {
 
   it('parallel calls come with their own indices and ids; parallel_tool_calls false gives exactly one', async () => {
     let sawParallel = false;
+    // The random model decides when to close the list of calls (seed 5 makes 11 calls in 658
+    // tokens): the limit leaves room for every one of these to end, so each must end in calls.
     for (const seed of [2, 4, 5, 7]) {
-      const res = await client.chat.completions.create({ model: 'tiny-chat', messages: ask, tools: [weather, clock], tool_choice: 'required', max_tokens: 500, seed });
-      if (res.choices[0].finish_reason !== 'tool_calls') continue;
+      const res = await client.chat.completions.create({ model: 'tiny-chat', messages: ask, tools: [weather, clock], tool_choice: 'required', max_tokens: 1300, seed });
+      expect({ seed, finish: res.choices[0].finish_reason, content: res.choices[0].message.content }).toEqual({ seed, finish: 'tool_calls', content: null });
       const calls = res.choices[0].message.tool_calls!;
       for (const call of calls) expectValidCall(call as FunctionCall);
       expect(new Set(calls.map((c) => c.id)).size).toBe(calls.length);
@@ -177,8 +190,15 @@ describe('tools (e2e)', () => {
     expect(rendered.json.prompt).toContain('get_weather');
     expect(rendered.json.prompt).toContain('SUNNY_21C');
     expect(rendered.json.prompt.indexOf('get_weather({')).toBeLessThan(rendered.json.prompt.indexOf('SUNNY_21C'));
-    const res = await client.chat.completions.create({ model: 'tiny-chat', messages: history, tools: [weather], max_tokens: 5 });
-    expect(res.choices[0].message.content!.length).toBeGreaterThan(0);
+    // The answer is text, five tokens of it: control tokens are banned, so the random model cannot
+    // end its turn early, and none of it may be taken for a call.
+    const res = await client.chat.completions.create({ model: 'tiny-chat', messages: history, tools: [weather], max_tokens: 5, temperature: 0, logit_bias: noEnd, logprobs: true });
+    expect(res.choices[0].finish_reason).toBe('length');
+    expect(res.usage!.completion_tokens).toBe(5);
+    expect(res.choices[0].message.tool_calls ?? []).toEqual([]);
+    const tokens = res.choices[0].logprobs!.content!.map((t) => t.token);
+    expect(tokens).toHaveLength(5);
+    expect(res.choices[0].message.content).toBe(tokens.join(''));
   });
 
   it('rejects a tool message that answers no call, and an unknown named function', async () => {
@@ -279,9 +299,10 @@ describe('sampling and choices (e2e)', () => {
     const first = await greedy();
     const pieces = await post('/tokenize', { model: 'tiny-chat', content: first.join(''), with_pieces: true });
     const banned = pieces.json.tokens as Array<{ id: number; piece: string }>;
-    const bias = Object.fromEntries(banned.map((t) => [String(t.id), -100]));
+    // (Control tokens banned too, so the answer runs to its 8 tokens and the check below sees all of them.)
+    const bias = { ...noEnd, ...Object.fromEntries(banned.map((t) => [String(t.id), -100])) };
     const second = await greedy(bias);
-    expect(second.length).toBeGreaterThan(0);
+    expect(second).toHaveLength(8);
     for (const t of second) expect(banned.map((b) => b.piece)).not.toContain(t);
     const out = await post('/v1/chat/completions', { model: 'tiny-chat', messages: ask, logit_bias: { '999999': -100 } });
     expect(out.status).toBe(400);
@@ -335,9 +356,10 @@ describe('sampling and choices (e2e)', () => {
       body: JSON.stringify({ model: 'tiny-think', messages: ask, max_tokens: 100_000, grammar: 'root ::= "x"' }),
     });
     expect(r.status).toBe(200);
-    const room = Number(r.headers.get('x-switchyard-max-tokens-clamped'));
-    expect(room).toBeGreaterThan(0);
-    expect(room).toBeLessThan(1024);
+    // The room is the context (1024) less the prompt.
+    const promptTokens = ((await r.json()) as Json).usage.prompt_tokens as number;
+    expect(promptTokens).toBeGreaterThan(10);
+    expect(Number(r.headers.get('x-switchyard-max-tokens-clamped'))).toBe(1024 - promptTokens);
   });
 });
 
@@ -377,18 +399,20 @@ describe('reasoning (e2e)', () => {
 describe('token tools (e2e)', () => {
   it('tokenize and detokenize round trip (llama.cpp shapes)', async () => {
     const t = await post('/tokenize', { model: 'tiny-chat', content: 'Hello world' });
-    expect(t.json.tokens.length).toBeGreaterThan(0);
+    expect(t.json.tokens).toEqual(reference.encode('Hello world'));
     const d = await post('/detokenize', { model: 'tiny-chat', tokens: t.json.tokens });
-    expect(d.json.content.trim()).toBe('Hello world');
+    expect(d.json.content).toBe('Hello world');
   });
 
   it("text-generation-webui's encode, decode and token-count agree", async () => {
     const e = await post('/v1/internal/encode', { text: 'Once upon a time' });
+    // With the BOS token, as the model sees a prompt.
+    expect(e.json.tokens).toEqual([bos, ...reference.encode('Once upon a time')]);
     expect(e.json.length).toBe(e.json.tokens.length);
     const c = await post('/v1/internal/token-count', { text: 'Once upon a time' });
     expect(c.json.length).toBe(e.json.length);
     const d = await post('/v1/internal/decode', { tokens: e.json.tokens });
-    expect(d.json.text).toContain('Once upon a time');
+    expect(d.json.text).toBe('<s> Once upon a time');
   });
 
   it('logits: top next tokens sorted, as probabilities; with samplers top_k limits them', async () => {

@@ -2,6 +2,7 @@
  * Legacy completions end to end with the official openai client and raw HTTP.
  */
 import OpenAI from 'openai';
+import { readGgufHeader, TokenType } from '@switchyard/model-gen';
 import { openapiAvailable, schemaErrors } from './support/openapi';
 import { startStack, tinyModel, type Stack } from './support/stack';
 
@@ -14,10 +15,11 @@ jest.setTimeout(120_000);
 
 let stack: Stack;
 let client: OpenAI;
+let modelPath: string;
 
 beforeAll(async () => {
-  const path = await tinyModel('tiny-chat');
-  stack = await startStack({ models: [{ name: 'tiny-chat', path }] });
+  modelPath = await tinyModel('tiny-chat');
+  stack = await startStack({ models: [{ name: 'tiny-chat', path: modelPath }] });
   client = new OpenAI({ baseURL: `${stack.baseUrl}/v1`, apiKey: 'unused', maxRetries: 0 });
 });
 
@@ -27,14 +29,27 @@ afterAll(async () => {
 
 describe('completions (e2e)', () => {
   it('completes a string prompt with OpenAI default max_tokens of 16', async () => {
-    const res = await client.completions.create({ model: 'tiny-chat', prompt: 'Once upon a time', temperature: 0 });
+    // Every control token (<s>, </s>, <|im_start|>, <|im_end|>: the end-of-generation ones among
+    // them) is banned, so the model cannot stop before its token limit: the limit alone ends it.
+    const { metadata } = await readGgufHeader(modelPath);
+    const types = metadata['tokenizer.ggml.token_type'] as number[];
+    const noEnd = Object.fromEntries(types.flatMap((type, id) => (type === TokenType.CONTROL ? [[String(id), -100]] : [])));
+    expect(noEnd).toHaveProperty(String(metadata['tokenizer.ggml.eos_token_id']), -100);
+    const ask = { model: 'tiny-chat', prompt: 'Once upon a time', temperature: 0, logit_bias: noEnd };
+    const res = await client.completions.create(ask);
     expect(res.object).toBe('text_completion');
     expect(res.id).toMatch(/^cmpl-/);
     expect(res.choices[0].index).toBe(0);
-    expect(res.choices[0].text.length).toBeGreaterThan(0);
-    expect(res.usage!.completion_tokens).toBeLessThanOrEqual(16);
-    if (res.choices[0].finish_reason === 'length') expect(res.usage!.completion_tokens).toBe(16);
+    expect(res.choices[0].finish_reason).toBe('length');
+    expect(res.usage!.completion_tokens).toBe(16);
     if (openapiAvailable()) expect(schemaErrors('CreateCompletionResponse', res)).toEqual([]);
+    // The same as asking for 16 tokens, and the start of a longer answer (so 16 is the limit, not the text's end).
+    const sixteen = await client.completions.create({ ...ask, max_tokens: 16 });
+    expect(res.choices[0].text).toBe(sixteen.choices[0].text);
+    const longer = await client.completions.create({ ...ask, max_tokens: 24 });
+    expect(longer.usage!.completion_tokens).toBe(24);
+    expect(longer.choices[0].text.startsWith(res.choices[0].text)).toBe(true);
+    expect(longer.choices[0].text.length).toBeGreaterThan(res.choices[0].text.length);
   });
 
   it('answers an array of prompts with one choice per prompt, in order', async () => {

@@ -2,15 +2,20 @@
  * ONNX worker end to end: /v1/embeddings, /v1/moderations and /v1/rerank through the gateway, BullMQ
  * and a real onnx worker (transformers.js on onnxruntime-node) running generated random-weight BERT
  * models. Numbers are checked against onnxruntime run directly in the test on the same model file,
- * and against the same inputs sent alone (so dynamic batching and padding change nothing).
+ * and against the same inputs sent alone (so dynamic batching and padding change nothing). That a
+ * batch really merged several requests is read from the worker's own counters, which it logs when
+ * a model is unloaded (runs, inputs, largest batch).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { Queue } from 'bullmq';
 import OpenAI from 'openai';
+import { onnxQueueName, REDIS_PREFIX } from '@switchyard/contracts';
 import { generateWordPieceVocab } from '@switchyard/model-gen';
+import { waitUntil } from '@switchyard/runtime';
 import { runOnnxDirect } from './support/onnx-direct';
 import { openapiAvailable, schemaErrors } from './support/openapi';
-import { SHARED_MODELS, startStack, tinyOnnxModel, type Stack } from './support/stack';
+import { SHARED_MODELS, startStack, tinyOnnxModel, waitForWorker, type Stack } from './support/stack';
 
 jest.setTimeout(120_000);
 
@@ -48,6 +53,37 @@ async function directEmbedding(modelDir: string, ids: number[]): Promise<number[
   return mean.map((x) => x / n);
 }
 
+/** The model-run counters an onnx worker logs when it unloads a model (QueueHost's 'model unloaded' line). */
+interface RunCounters {
+  runs: number;
+  inputs: number;
+  largestBatch: number;
+}
+
+function unloadCounters(logs: string[], model: string): RunCounters[] {
+  const found: RunCounters[] = [];
+  for (const line of logs.join('').split('\n')) {
+    if (!line.includes('"model unloaded"')) continue;
+    let entry: { c?: string } & Partial<RunCounters>;
+    try {
+      entry = JSON.parse(line.slice(line.indexOf('{'))) as typeof entry;
+    } catch {
+      continue; // not one of the worker's JSON lines
+    }
+    if (entry.c === `onnx-worker.${model}` && entry.runs !== undefined) found.push({ runs: entry.runs, inputs: entry.inputs!, largestBatch: entry.largestBatch! });
+  }
+  return found;
+}
+
+/** Unloads an onnx model by the admin API and returns the counters its worker logged for that load. */
+async function unloadAndCount(stack: Stack, model: string): Promise<RunCounters> {
+  const before = unloadCounters(stack.logs, model).length;
+  const res = await post(stack, `/admin/models/${model}/unload`, {});
+  expect(res.status).toBe(200);
+  await waitUntil(async () => unloadCounters(stack.logs, model).length > before, 30_000, `the 'model unloaded' line of ${model}`, stack.logs);
+  return unloadCounters(stack.logs, model)[before];
+}
+
 describe('onnx worker: embeddings, moderations, rerank (e2e)', () => {
   let stack: Stack;
   let client: OpenAI;
@@ -57,21 +93,32 @@ describe('onnx worker: embeddings, moderations, rerank (e2e)', () => {
   const classifierDir = tinyOnnxModel('tiny-moderation', { task: 'classifier', seed: 4 });
   const rerankDir = tinyOnnxModel('tiny-rerank', { task: 'reranker', seed: 5 });
   const hasMiniLm = existsSync(join(MINILM_TOKENIZER, 'tokenizer.json'));
+  /** Word-piece ids of lowercase text made of whole vocabulary words (throws on any other word). */
+  const words = (text: string): number[] =>
+    text.split(' ').map((w) => {
+      const t = vocab.ids.get(w);
+      if (t === undefined) throw new Error(`'${w}' is not one token of the generated vocabulary`);
+      return t;
+    });
 
   beforeAll(async () => {
     const minilm = hasMiniLm ? [{ name: 'minilm-tokenizer-embed', task: 'embeddings' as const, path: tinyOnnxModel('minilm-tokenizer-embed', { task: 'embeddings', tokenizerDir: MINILM_TOKENIZER }) }] : [];
-    stack = await startStack({
-      models: [],
-      workers: 0,
-      onnxModels: [
-        { name: 'tiny-embed', task: 'embeddings', path: embedDir, aliases: ['text-embedding-tiny'] },
-        { name: 'tiny-embed-mrl', task: 'embeddings', path: embedDir, matryoshka: true },
-        { name: 'tiny-embed-short', task: 'embeddings', path: embedDir, context_size: 16 },
-        { name: 'tiny-moderation', task: 'classifier', path: classifierDir, categories: CATEGORIES, threshold: 0.5 },
-        { name: 'tiny-rerank', task: 'reranker', path: rerankDir },
-        ...minilm,
-      ],
-    });
+    const onnxModels = [
+      { name: 'tiny-embed', task: 'embeddings' as const, path: embedDir, aliases: ['text-embedding-tiny'] },
+      { name: 'tiny-embed-mrl', task: 'embeddings' as const, path: embedDir, matryoshka: true },
+      { name: 'tiny-embed-short', task: 'embeddings' as const, path: embedDir, context_size: 16 },
+      // The same model twice more, each for one side of the batching test, so their counters count only it.
+      { name: 'tiny-embed-solo', task: 'embeddings' as const, path: embedDir },
+      { name: 'tiny-embed-burst', task: 'embeddings' as const, path: embedDir },
+      { name: 'tiny-moderation', task: 'classifier' as const, path: classifierDir, categories: CATEGORIES, threshold: 0.5 },
+      { name: 'tiny-rerank', task: 'reranker' as const, path: rerankDir },
+      ...minilm,
+    ];
+    stack = await startStack({ models: [], workers: 0, onnxWorkers: 0, onnxModels });
+    // The worker is started here rather than by startStack so that it logs at info level: its
+    // 'model unloaded' lines carry the batching counters.
+    stack.addOnnxWorker('onnx-0', { LOG_LEVEL: 'info' });
+    await waitForWorker(stack, onnxModels.map((m) => m.name));
     client = new OpenAI({ baseURL: `${stack.baseUrl}/v1`, apiKey: 'unused', maxRetries: 0 });
   });
   afterAll(async () => {
@@ -84,14 +131,14 @@ describe('onnx worker: embeddings, moderations, rerank (e2e)', () => {
       const float = await client.embeddings.create({ model: 'tiny-embed', input, encoding_format: 'float' });
       const raw = await post(stack, '/v1/embeddings', { model: 'tiny-embed', input, encoding_format: 'base64' });
       expect(raw.status).toBe(200);
-      expect(typeof raw.json.data[0].embedding).toBe('string');
-      const bytes = Buffer.from(raw.json.data[0].embedding as string, 'base64');
-      const decoded = Array.from({ length: bytes.length / 4 }, (_, i) => bytes.readFloatLE(i * 4));
       // The SDK's default (no encoding_format) asks for base64 and decodes it itself.
       const viaSdk = await client.embeddings.create({ model: 'tiny-embed', input });
       const vector = float.data[0].embedding;
       expect(vector).toHaveLength(HIDDEN);
-      expect(decoded).toEqual(vector);
+      // base64 is the same float32 values, little-endian, byte for byte.
+      const le = Buffer.alloc(vector.length * 4);
+      vector.forEach((x, i) => le.writeFloatLE(x, i * 4));
+      expect(raw.json.data[0].embedding).toBe(le.toString('base64'));
       expect(viaSdk.data[0].embedding).toEqual(vector);
       expect(norm(vector)).toBeCloseTo(1, 5);
       // [CLS] hello world [SEP]
@@ -114,19 +161,53 @@ describe('onnx worker: embeddings, moderations, rerank (e2e)', () => {
       expect(many.usage.prompt_tokens).toBe(7);
     });
 
-    it('keeps the order of a batch input, and concurrent requests of different lengths get what they would alone', async () => {
+    it('keeps the order of a batch input, and each input gets what it would alone', async () => {
       const inputs = ['the cat', 'a little girl went to the park with her dog', 'hello', 'once upon a time there was a big red ball', 'yes'];
-      const alone = await Promise.all(inputs.map(async (input) => (await client.embeddings.create({ model: 'tiny-embed', input, encoding_format: 'float' })).data[0].embedding));
-      // Sequentially, so each ran alone in its batch... and now all at once, batched together.
+      const alone: number[][] = [];
+      for (const input of inputs) alone.push((await client.embeddings.create({ model: 'tiny-embed', input, encoding_format: 'float' })).data[0].embedding);
       const batch = await client.embeddings.create({ model: 'tiny-embed', input: inputs, encoding_format: 'float' });
       expect(batch.data.map((d) => d.index)).toEqual([0, 1, 2, 3, 4]);
       batch.data.forEach((d, i) => expectClose(d.embedding, alone[i]));
-      const concurrent = await Promise.all(
-        Array.from({ length: 20 }, (_, k) => client.embeddings.create({ model: 'tiny-embed', input: inputs[k % inputs.length], encoding_format: 'float' })),
-      );
-      concurrent.forEach((r, k) => expectClose(r.data[0].embedding, alone[k % inputs.length]));
       // Different texts give different vectors (the model is random, not constant).
       expect(Math.abs(alone[0][0] - alone[1][0]) + Math.abs(alone[0][1] - alone[1][1])).toBeGreaterThan(1e-4);
+    });
+
+    it('merges concurrent requests into shared model runs, and each gets what it would alone', async () => {
+      const inputs = ['the cat', 'a little girl went to the park with her dog', 'hello', 'once upon a time there was a big red ball', 'yes'];
+      // One request at a time: each runs in a batch of its own (the counters below say so).
+      const alone: number[][] = [];
+      for (const input of inputs) alone.push((await client.embeddings.create({ model: 'tiny-embed-solo', input, encoding_format: 'float' })).data[0].embedding);
+      expect(await unloadAndCount(stack, 'tiny-embed-solo')).toEqual({ runs: inputs.length, inputs: inputs.length, largestBatch: 1 });
+
+      // All at once. The queue is paused until every job is in it, so the worker finds them all
+      // waiting together however slowly the machine sends them; one input per request, so any run
+      // of more than one input merged several requests.
+      const n = 20;
+      const queue = new Queue(onnxQueueName('tiny-embed-burst'), { connection: { host: '127.0.0.1', port: stack.redis.port }, prefix: REDIS_PREFIX });
+      try {
+        await queue.pause();
+        const pending = Array.from({ length: n }, (_, k) => client.embeddings.create({ model: 'tiny-embed-burst', input: inputs[k % inputs.length], encoding_format: 'float' }));
+        pending.forEach((p) => p.catch(() => undefined));
+        await waitUntil(
+          async () => {
+            const c = await queue.getJobCounts('wait', 'paused', 'prioritized');
+            return c.wait + c.paused + c.prioritized === n;
+          },
+          60_000,
+          `${n} jobs in the paused queue`,
+          stack.logs,
+        );
+        await queue.resume();
+        const concurrent = await Promise.all(pending);
+        concurrent.forEach((r, k) => expectClose(r.data[0].embedding, alone[k % inputs.length]));
+      } finally {
+        await queue.resume();
+        await queue.close();
+      }
+      const burst = await unloadAndCount(stack, 'tiny-embed-burst');
+      expect(burst.inputs).toBe(n);
+      expect(burst.largestBatch).toBeGreaterThan(1);
+      expect(burst.runs).toBeLessThan(n);
     });
 
     it('dimensions shortens and re-normalizes on a Matryoshka model, and is a 400 elsewhere', async () => {
@@ -202,14 +283,18 @@ describe('onnx worker: embeddings, moderations, rerank (e2e)', () => {
       expect(res.id).toMatch(/^modr-/);
       expect(res.results).toHaveLength(2);
       if (openapiAvailable()) expect(schemaErrors('CreateModerationResponse', res)).toEqual([]);
-      for (const r of res.results) {
+      const labels = Object.keys(CATEGORIES) as Array<keyof typeof CATEGORIES>;
+      const sig = (x: number): number => 1 / (1 + Math.exp(-x));
+      for (const [i, r] of res.results.entries()) {
+        // Each category's score is the highest sigmoid of the labels mapped to it, from onnxruntime run directly.
+        const { logits } = await runOnnxDirect(join(classifierDir, 'onnx', 'model.onnx'), [vocab.clsId, ...words(inputs[i]), vocab.sepId]);
         const scores = r.category_scores as unknown as Record<string, number>;
         const flags = r.categories as unknown as Record<string, boolean>;
         const applied = r.category_applied_input_types as unknown as Record<string, string[]>;
         for (const [category, score] of Object.entries(scores)) {
           const covered = Object.values(CATEGORIES).some((list) => list.includes(category));
-          expect(score).toBeGreaterThanOrEqual(0);
-          expect(score).toBeLessThanOrEqual(1);
+          const from = labels.flatMap((label, k) => ((CATEGORIES[label] as string[]).includes(category) ? [sig(logits[k])] : []));
+          expect(score).toBeCloseTo(from.length > 0 ? Math.max(...from) : 0, 5);
           expect(flags[category]).toBe(covered && score >= 0.5);
           expect(applied[category]).toEqual(covered ? ['text'] : []);
           if (!covered) expect(score).toBe(0);
@@ -253,11 +338,10 @@ describe('onnx worker: embeddings, moderations, rerank (e2e)', () => {
       const unloaded = await post(stack, '/admin/models/tiny-rerank/unload', {});
       expect(unloaded.status).toBe(200);
       expect(unloaded.json.workers).toEqual(['onnx-0']);
-      // /v1/models reads heartbeats through a short cache: poll until it shows the unload.
+      // /v1/models reads heartbeats through a short cache: wait until it shows the unload.
       const state = async (): Promise<string | undefined> =>
         ((await client.models.list()).data.find((m) => m.id === 'tiny-rerank') as unknown as { state: string } | undefined)?.state;
-      for (let i = 0; i < 20 && (await state()) !== 'available'; i++) await new Promise((r) => setTimeout(r, 100));
-      expect(await state()).toBe('available');
+      await waitUntil(async () => (await state()) === 'available', 30_000, "/v1/models to show tiny-rerank as 'available'", stack.logs);
       const res = await post(stack, '/v1/rerank', { model: 'tiny-rerank', query: 'cat', documents: ['a cat', 'a dog'] });
       expect(res.status).toBe(200);
       expect(res.headers.get('x-switchyard-worker')).toBe('onnx-0');
@@ -278,7 +362,8 @@ describe('onnx worker: embeddings, moderations, rerank (e2e)', () => {
       for (let i = 1; i < results.length; i++) expect(results[i - 1].relevance_score).toBeGreaterThanOrEqual(results[i].relevance_score);
       for (const r of results) expect(r.document?.text).toBe(documents[r.index]);
       expect(new Set(results.map((r) => r.relevance_score.toFixed(6))).size).toBeGreaterThan(1);
-      expect(all.json.usage.prompt_tokens).toBeGreaterThan(0);
+      // Each pair is [CLS] query [SEP] document [SEP].
+      expect(all.json.usage.prompt_tokens).toBe(documents.reduce((n, d) => n + 3 + words(query).length + words(d).length, 0));
 
       const top = await post(stack, '/rerank', { model: 'tiny-rerank', query, documents: documents.map((text) => ({ text })), top_n: 2, return_documents: false });
       expect(top.status).toBe(200);
