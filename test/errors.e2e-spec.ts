@@ -2,8 +2,9 @@
  * Every error a client can meet, end to end: OpenAI's error object, the right status, and no hung
  * request. Includes API keys, backpressure (429), no worker (503) and a worker dying mid-stream.
  */
-import Redis from 'ioredis';
+import { Queue } from 'bullmq';
 import OpenAI from 'openai';
+import { BACKENDS, REDIS_PREFIX } from '@switchyard/contracts';
 import { waitUntil } from '@switchyard/runtime';
 import { openapiAvailable, schemaErrors } from './support/openapi';
 import { startStack, tinyModel, type Stack } from './support/stack';
@@ -12,22 +13,41 @@ jest.setTimeout(120_000);
 
 const KEY = 'sk-test-key-123456';
 
-async function post(stack: Stack, path: string, body: string | object, headers: Record<string, string> = {}): Promise<{ status: number; json: { error: { message: string; type: string; param: string | null; code: string | null } }; headers: Headers }> {
+interface ErrorObject {
+  message: string;
+  type: string;
+  param: string | null;
+  code: string | null;
+}
+
+async function post(
+  stack: Stack,
+  path: string,
+  body: string | object,
+  headers: Record<string, string> = {},
+  signal?: AbortSignal,
+): Promise<{ status: number; json: { error: ErrorObject }; headers: Headers }> {
   const res = await fetch(`${stack.baseUrl}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}`, ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
+    signal,
   });
   return { status: res.status, json: (await res.json()) as never, headers: res.headers };
 }
 
-function expectErrorShape(json: unknown): void {
-  const body = json as { error: Record<string, unknown> };
+/**
+ * OpenAI's error object exactly: only `error`, only its four fields, each with the value expected
+ * (a RegExp for a message whose numbers are not known in advance).
+ */
+function expectError(json: unknown, expected: { type: string; code: string | null; param: string | null; message: string | RegExp }): void {
+  const body = json as { error: ErrorObject };
   expect(Object.keys(body)).toEqual(['error']);
   expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'type']);
-  expect(typeof body.error.message).toBe('string');
-  expect(typeof body.error.type).toBe('string');
-  for (const k of ['param', 'code']) expect(body.error[k] === null || typeof body.error[k] === 'string').toBe(true);
+  const { message, ...rest } = expected;
+  expect({ type: body.error.type, code: body.error.code, param: body.error.param }).toEqual(rest);
+  if (typeof message === 'string') expect(body.error.message).toBe(message);
+  else expect(body.error.message).toMatch(message);
   if (openapiAvailable()) expect(schemaErrors('ErrorResponse', json)).toEqual([]);
 }
 
@@ -49,11 +69,16 @@ describe('errors (e2e)', () => {
   it('401 without or with a wrong API key; /health stays open', async () => {
     const none = await post(stack, '/v1/chat/completions', chat, { authorization: '' });
     expect(none.status).toBe(401);
-    expectErrorShape(none.json);
+    expectError(none.json, {
+      type: 'invalid_request_error',
+      code: 'missing_api_key',
+      param: null,
+      message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+    });
     const wrong = await post(stack, '/v1/chat/completions', chat, { authorization: 'Bearer sk-wrong-key-000000' });
     expect(wrong.status).toBe(401);
-    expect(wrong.json.error.code).toBe('invalid_api_key');
-    expect(wrong.json.error.message).not.toContain('sk-wrong-key-000000');
+    // The key is shown masked, as OpenAI does: never in full.
+    expectError(wrong.json, { type: 'invalid_request_error', code: 'invalid_api_key', param: null, message: 'Incorrect API key provided: sk-...0000.' });
     expect((await fetch(`${stack.baseUrl}/health`)).status).toBe(200);
     const client = new OpenAI({ baseURL: `${stack.baseUrl}/v1`, apiKey: 'nope', maxRetries: 0 });
     await expect(client.models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
@@ -62,8 +87,12 @@ describe('errors (e2e)', () => {
   it('400 for malformed JSON', async () => {
     const r = await post(stack, '/v1/chat/completions', '{"model": "tiny-chat", "messages": [');
     expect(r.status).toBe(400);
-    expectErrorShape(r.json);
-    expect(r.json.error.type).toBe('invalid_request_error');
+    expectError(r.json, {
+      type: 'invalid_request_error',
+      code: 'invalid_json',
+      param: null,
+      message: 'We could not parse the JSON body of your request. The OpenAI API expects a JSON payload.',
+    });
   });
 
   it.each([
@@ -78,37 +107,49 @@ describe('errors (e2e)', () => {
   ])('400 with param for %j', async (body, param) => {
     const r = await post(stack, '/v1/chat/completions', body);
     expect(r.status).toBe(400);
-    expectErrorShape(r.json);
-    expect(r.json.error.param).toBe(param);
+    expectError(r.json, { type: 'invalid_request_error', code: 'invalid_value', param, message: new RegExp(`^Invalid '${param.replace(/[[\].]/g, '\\$&')}': .+\\.$`) });
   });
 
   it('400 for wrong types on completions, and for images sent to a text-only model', async () => {
     const r = await post(stack, '/v1/completions', { model: 'tiny-chat', prompt: { text: 'x' } });
     expect(r.status).toBe(400);
-    expect(r.json.error.param).toBe('prompt');
+    expectError(r.json, { type: 'invalid_request_error', code: 'invalid_value', param: 'prompt', message: /^Invalid 'prompt': .+\.$/ });
     const img = await post(stack, '/v1/chat/completions', {
       ...chat,
       messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }],
     });
     expect(img.status).toBe(400);
-    expect(img.json.error.param).toBe('messages[0].content[0]');
+    expect(img.json.error).toMatchObject({ type: 'invalid_request_error', param: 'messages[0].content[0]' });
     expect(img.json.error.message).toMatch(/does not accept 'image_url'/);
   });
 
   it('ignores unknown fields', async () => {
-    const r = await fetch(`${stack.baseUrl}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
-      body: JSON.stringify({ ...chat, some_future_field: { a: 1 }, logit_bias_v9: 3 }),
-    });
-    expect(r.status).toBe(200);
+    const answer = async (body: object): Promise<{ status: number; json: { choices: unknown; usage: unknown } }> => {
+      const r = await fetch(`${stack.baseUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+        body: JSON.stringify(body),
+      });
+      return { status: r.status, json: (await r.json()) as never };
+    };
+    // Greedy, so the same request gives the same answer: the unknown fields change nothing.
+    const plain = await answer({ ...chat, temperature: 0 });
+    const extra = await answer({ ...chat, temperature: 0, some_future_field: { a: 1 }, logit_bias_v9: 3 });
+    expect(plain.status).toBe(200);
+    expect(extra.status).toBe(200);
+    expect(extra.json.choices).toEqual(plain.json.choices);
+    expect(extra.json.usage).toMatchObject({ completion_tokens: (plain.json.usage as { completion_tokens: number }).completion_tokens });
   });
 
   it('404 model_not_found for an unknown model, also through the openai client', async () => {
     const r = await post(stack, '/v1/chat/completions', { ...chat, model: 'no-such-model' });
     expect(r.status).toBe(404);
-    expect(r.json.error.code).toBe('model_not_found');
-    expect(r.json.error.param).toBe('model');
+    expectError(r.json, {
+      type: 'invalid_request_error',
+      code: 'model_not_found',
+      param: 'model',
+      message: "The model 'no-such-model' does not exist or you do not have access to it.",
+    });
     const client = new OpenAI({ baseURL: `${stack.baseUrl}/v1`, apiKey: KEY, maxRetries: 0 });
     await expect(client.models.retrieve('no-such-model')).rejects.toBeInstanceOf(OpenAI.NotFoundError);
   });
@@ -116,21 +157,26 @@ describe('errors (e2e)', () => {
   it('413 for a body over the limit', async () => {
     const r = await post(stack, '/v1/completions', { model: 'tiny-chat', prompt: 'x'.repeat(70_000) });
     expect(r.status).toBe(413);
-    expectErrorShape(r.json);
+    expectError(r.json, { type: 'invalid_request_error', code: 'request_too_large', param: null, message: 'Request body is too large.' });
   });
 
   it('400 context_length_exceeded with the numbers, before any stream starts', async () => {
     const long = 'once upon a time '.repeat(200);
     const r = await post(stack, '/v1/chat/completions', { ...chat, messages: [{ role: 'user', content: long }], stream: true });
     expect(r.status).toBe(400);
-    expect(r.json.error.code).toBe('context_length_exceeded');
-    expect(r.json.error.message).toMatch(/maximum context length is 256 tokens/);
+    expect(r.headers.get('content-type')).toMatch(/^application\/json/);
+    expectError(r.json, {
+      type: 'invalid_request_error',
+      code: 'context_length_exceeded',
+      param: 'messages',
+      message: /^This model's maximum context length is 256 tokens\. However, your prompt has \d+ tokens, leaving no room for a completion\.$/,
+    });
   });
 
   it('404 in OpenAI shape for an unknown route', async () => {
     const r = await post(stack, '/v1/nothing-here', {});
     expect(r.status).toBe(404);
-    expectErrorShape(r.json);
+    expectError(r.json, { type: 'invalid_request_error', code: 'unknown_url', param: null, message: 'Unknown request URL: POST /v1/nothing-here.' });
   });
 });
 
@@ -141,47 +187,74 @@ describe('capacity errors (e2e)', () => {
     try {
       const started = Date.now();
       const r = await post(stack, '/v1/chat/completions', { model: 'tiny-chat', messages: [{ role: 'user', content: 'hi' }] });
+      const took = Date.now() - started;
       expect(r.status).toBe(503);
-      expect(r.json.error.code).toBe('no_worker_available');
-      expect(r.headers.get('retry-after')).toBeTruthy();
-      expect(Date.now() - started).toBeLessThan(5000);
+      expectError(r.json, {
+        type: 'server_error',
+        code: 'no_worker_available',
+        param: null,
+        message: "No worker is serving the model 'tiny-chat' right now. Try again later.",
+      });
+      expect(r.headers.get('retry-after')).toBe('5');
+      // It waited its bound for a worker to appear, and no more than that (plus a generous margin
+      // for a loaded machine; unbounded, it would wait for the queue timeout, with another code).
+      expect(took).toBeGreaterThanOrEqual(500);
+      expect(took).toBeLessThan(15_000);
     } finally {
       await stack.stop();
     }
   });
 
   it('429 with Retry-After when the queue is full', async () => {
-    // Jobs of a few seconds each, so "one runs, one waits" lasts long enough to be seen on a loaded machine.
     const path = await tinyModel('tiny-long', { contextLength: 32768 });
-    const stack = await startStack({ models: [{ name: 'tiny-chat', path, parallel: 1, max_queue: 1, context_size: 4096 }] });
+    const stack = await startStack({ models: [{ name: 'tiny-chat', path, parallel: 1, max_queue: 1, context_size: 32768 }] });
+    // The gateway's own queue for the model: BullMQ's counts of what runs and what waits.
+    const queue = new Queue(BACKENDS['llama.cpp'].queueName('tiny-chat'), { connection: { host: '127.0.0.1', port: stack.redis.port }, prefix: REDIS_PREFIX });
+    const first = new AbortController();
     try {
-      const long = { model: 'tiny-chat', prompt: 'Once', max_tokens: 3000, temperature: 0 };
-      // One runs, one waits: the queue (max 1 waiting) is then full.
-      const running = [post(stack, '/v1/completions', long), post(stack, '/v1/completions', long)];
-      // Wait until one runs and one waits (a fixed pause raced the admission on a loaded machine).
-      const redis = new Redis(stack.redis.url);
-      try {
-        // Both jobs queued (one running and one waiting, or both still waiting): room is used up.
-        let seen = 'nothing';
-        const queued = async (): Promise<boolean> => {
-          const [waiting, active] = await Promise.all([redis.llen('switchyard:llm.tiny-chat:wait'), redis.llen('switchyard:llm.tiny-chat:active')]);
-          seen = `${waiting} waiting, ${active} active`;
-          return waiting + active >= 2;
-        };
-        await waitUntil(queued, 20_000, 'both jobs in the queue', stack.logs).catch(async (err: Error) => {
-          const answers = await Promise.all(running);
-          throw new Error(`${err.message.split('\n')[0]} (last seen: ${seen}; answers: ${answers.map((a) => `${a.status} ${JSON.stringify(a.json).slice(0, 200)}`).join(' | ')})`);
+      // A full-context generation (many seconds) holds the only slot until its client leaves, so the
+      // queue stays full for as long as the test needs, however slow the machine.
+      const running = post(stack, '/v1/completions', { model: 'tiny-chat', prompt: 'Once', max_tokens: 30000, temperature: 0 }, {}, first.signal).catch((e: Error) => e);
+      let counts: Record<string, number> = {};
+      const seen = (want: { active: number; waiting: number }) => async (): Promise<boolean> => {
+        counts = await queue.getJobCounts('active', 'waiting');
+        return counts.active === want.active && counts.waiting === want.waiting;
+      };
+      const reached = (what: string, want: { active: number; waiting: number }): Promise<void> =>
+        waitUntil(seen(want), 30_000, what, stack.logs).catch((err: Error) => {
+          throw new Error(`${err.message.split('\n')[0]} (last seen: ${JSON.stringify(counts)})`);
         });
-      } finally {
-        redis.disconnect();
-      }
-      const r = await post(stack, '/v1/completions', { model: 'tiny-chat', prompt: 'x', max_tokens: 1 });
+      await reached('the first job to run', { active: 1, waiting: 0 });
+      // One waits behind it: the queue (max 1 waiting) is then full.
+      const queued = post(stack, '/v1/completions', { model: 'tiny-chat', prompt: 'Once', max_tokens: 4, temperature: 0 }).catch((e: Error) => e);
+      await reached('the second job to wait', { active: 1, waiting: 1 });
+      // Answered at once; the bound only turns a request wrongly queued behind the long one into a
+      // clear failure rather than a test timeout.
+      const r = await post(stack, '/v1/completions', { model: 'tiny-chat', prompt: 'x', max_tokens: 1 }, {}, AbortSignal.timeout(60_000)).catch(async (err: Error) => {
+        const held = await queue.getJobCounts('active', 'waiting');
+        throw new Error(`no answer within 60 s to the request over capacity (${err.name}): it was queued behind the running job, not refused (after giving up: ${held.active} active, ${held.waiting} waiting)`);
+      });
       expect(r.status).toBe(429);
-      expect(r.json.error.code).toBe('queue_full');
-      expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-      const done = await Promise.all(running);
-      expect(done.map((d) => d.status)).toEqual([200, 200]);
+      expectError(r.json, {
+        type: 'rate_limit_error',
+        code: 'queue_full',
+        param: null,
+        message: /^The model 'tiny-chat' is at capacity \(1 requests? waiting\)\. Retry after a short wait\.$/,
+      });
+      // ceil(1 waiting / 4), at least 1.
+      expect(r.headers.get('retry-after')).toBe('1');
+      // Refused, not queued: the queue holds just the two admitted jobs.
+      expect(await queue.getJobCounts('active', 'waiting')).toMatchObject({ active: 1, waiting: 1 });
+      // The admitted ones are unharmed: the waiting one is served once the first's client leaves.
+      first.abort();
+      expect(await running).toHaveProperty('name', 'AbortError');
+      const done = await queued;
+      if (done instanceof Error) throw done;
+      expect(done.status).toBe(200);
+      expect(done.json).toMatchObject({ choices: [{ finish_reason: 'length' }], usage: { completion_tokens: 4 } });
     } finally {
+      first.abort();
+      await queue.close();
       await stack.stop();
     }
   });
@@ -208,10 +281,14 @@ describe('capacity errors (e2e)', () => {
         if (done) break;
         body += decoder.decode(value);
       }
-      expect(Date.now() - started).toBeLessThan(20_000);
+      // The gateway notices within its idle check plus the heartbeat's expiry (about 8 s); the
+      // bound is generous for a loaded machine, the failure it guards against being a hang.
+      expect(Date.now() - started).toBeLessThan(30_000);
       const events = body.split('\n\n').filter((b) => b.startsWith('data: '));
-      const last = JSON.parse(events[events.length - 1].slice(6)) as { error?: { code: string } };
-      expect(last.error?.code).toBe('worker_lost');
+      // Text was streamed before the worker died, then one error event ends the stream.
+      expect(JSON.parse(events[0].slice(6))).toMatchObject({ object: 'text_completion', choices: [{ index: 0, finish_reason: null }] });
+      const last = JSON.parse(events[events.length - 1].slice(6)) as unknown;
+      expectError(last, { type: 'server_error', code: 'worker_lost', param: null, message: 'The worker serving this request stopped responding.' });
       expect(body).not.toContain('[DONE]');
     } finally {
       await stack.stop();
