@@ -4,6 +4,7 @@
  * streaming with a clean error; SIGTERM drains before exit.
  */
 import type { ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
 import { Queue } from 'bullmq';
 import { BACKENDS, REDIS_PREFIX } from '@switchyard/contracts';
 import { startStack, tinyModel, waitForWorker, type Stack } from './support/stack';
@@ -45,6 +46,17 @@ async function start(stack: Stack, body: object): Promise<Started> {
 
 async function complete(stack: Stack, body: object): Promise<Outcome> {
   return (await start(stack, body)).outcome;
+}
+
+/** Whether a new TCP connection to the port is refused. */
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.on('error', () => resolve(true));
+  });
 }
 
 function exited(child: ChildProcess): Promise<number | null> {
@@ -153,13 +165,42 @@ describe('graceful shutdown (e2e)', () => {
     }
   });
 
+  it('SIGTERM on a worker aborts what still runs after SHUTDOWN_DRAIN_MS with a clean error, then it exits', async () => {
+    const path = await tinyModel('tiny-long', { contextLength: 32768 });
+    const stack = await startStack({ models: [{ name: 'm', path, parallel: 1, context_size: 32768 }], workerEnv: { SHUTDOWN_DRAIN_MS: '1000' } });
+    try {
+      // Far more tokens than a second of generation: the drain time ends it, not max_tokens.
+      const stream = await start(stack, { model: 'm', prompt: 'Once', max_tokens: 30_000, temperature: 0, stream: true });
+      expect(stream.status).toBe(200);
+      const worker = stack.worker!;
+      worker.kill('SIGTERM');
+      const outcome = await stream.outcome;
+      expect(outcome.done).toBe(false);
+      expect(outcome.error).toEqual(expect.any(String));
+      expect(await exited(worker)).toBe(0);
+    } finally {
+      await stack.stop();
+    }
+  });
+
   it('SIGTERM on the gateway finishes open streams, then it exits', async () => {
     const path = await tinyModel('tiny-long', { contextLength: 32768 });
     const stack = await startStack({ models: [{ name: 'm', path, parallel: 1, context_size: 32768 }] });
     try {
-      const stream = await start(stack, { model: 'm', prompt: 'Once', max_tokens: 3000, temperature: 0, stream: true });
+      // Long enough to outlast the gateway's stop of its listener, short of its 30 s shutdown deadline.
+      const stream = await start(stack, { model: 'm', prompt: 'Once', max_tokens: 2000, temperature: 0, stream: true });
       expect(stream.status).toBe(200);
+      let finished = false;
+      void stream.outcome.then(() => (finished = true));
       stack.gateway.kill('SIGTERM');
+      // It stops accepting connections while the open stream still runs.
+      const port = Number(new URL(stack.baseUrl).port);
+      const refusedBy = Date.now() + 20_000;
+      while (!(await refused(port))) {
+        if (Date.now() > refusedBy) throw new Error('the gateway still accepted connections 20 s after SIGTERM');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(finished).toBe(false);
       expect(await stream.outcome).toMatchObject({ status: 200, done: true });
       expect(await exited(stack.gateway)).toBe(0);
     } finally {

@@ -222,7 +222,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       const replicaPort = await freePort();
       workers.push(startApp('gateway', { ...common, PORT: String(replicaPort), HOST: '127.0.0.1', WORKER_WAIT_MS: '2000', ...options.gatewayEnv, ...env }, logs));
       const url = `http://127.0.0.1:${replicaPort}`;
-      await waitFor(async () => (await fetch(`${url}/health`)).ok, 20_000, 'a second gateway', logs);
+      await waitFor(async () => (await fetch(`${url}/health`)).ok, 60_000, 'a second gateway', logs);
       return url;
     },
     stop: async () => {
@@ -237,7 +237,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   for (let i = 0; i < onnxCount; i++) stack.addOnnxWorker(`onnx-${i}`);
   const worker = stack.worker;
   try {
-    await waitFor(async () => (await fetch(`${baseUrl}/health`)).ok, 20_000, 'the gateway', logs);
+    await waitFor(async () => (await fetch(`${baseUrl}/health`)).ok, 60_000, 'the gateway', logs);
     const preloaded = options.models.filter((m) => m.preload !== false).map((m) => m.name);
     if (worker && preloaded.length > 0) await waitForWorker(stack, preloaded, count);
     const onnxPreloaded = (options.onnxModels ?? []).filter((m) => m.preload !== false).map((m) => m.name);
