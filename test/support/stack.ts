@@ -268,7 +268,7 @@ export async function waitForWorker(stack: Stack, models: string[], workers = 1)
         }
         return complete >= workers;
       },
-      30_000,
+      60_000,
       `a worker serving ${models.join(', ')}`,
       stack.logs,
     );
