@@ -15,8 +15,6 @@ export interface BuiltPrompt {
   templateStops: string[];
   /** The prompt ends inside an opened thinking block (e.g. a template that ends with `<think>\n`). */
   endsInThinking: boolean;
-  /** The rendered chat prompt as text (chat jobs). */
-  text?: string;
 }
 
 function parseArguments(text: string): unknown {
@@ -151,6 +149,6 @@ export class PromptBuilder {
       if (text.length > 0) templateStops.push(text);
     }
     const endsInThinking = this.thinkingOpen !== undefined && text.trimEnd().endsWith(this.thinkingOpen);
-    return { tokens, templateStops, endsInThinking, text };
+    return { tokens, templateStops, endsInThinking };
   }
 }

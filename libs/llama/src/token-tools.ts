@@ -55,7 +55,9 @@ export async function answerTokenRequest(ctx: TokenToolsContext, request: TokenR
         sampling: { temperature: 1, topP: 1, stop: [] },
         enqueuedAt: 0,
       });
-      return { prompt: built.text ?? model.detokenize(built.tokens, true) };
+      // The text of the very tokens the model is given, special tokens as the model writes them
+      // (`<s>`, `<|im_start|>`): LlamaText's own toString writes a BOS token as the word 'BOS'.
+      return { prompt: model.detokenize(built.tokens, true) };
     }
     case 'logits': {
       const tokens = tokenize(model, request.text, true, false);
