@@ -15,6 +15,7 @@ import { generateWordPieceVocab } from '@switchyard/model-gen';
 import { waitUntil } from '@switchyard/runtime';
 import { runOnnxDirect } from './support/onnx-direct';
 import { openapiAvailable, schemaErrors } from './support/openapi';
+import { itIf } from './support/skip';
 import { SHARED_MODELS, startStack, tinyOnnxModel, waitForWorker, type Stack } from './support/stack';
 
 jest.setTimeout(120_000);
@@ -267,7 +268,7 @@ describe('onnx worker: embeddings, moderations, rerank (e2e)', () => {
       expect(m.context_length).toBe(128);
     });
 
-    (hasMiniLm ? it : it.skip)('tokenizes with the real MiniLM WordPiece tokenizer', async () => {
+    itIf(hasMiniLm, `the real MiniLM tokenizer (${MINILM_TOKENIZER})`)('tokenizes with the real MiniLM WordPiece tokenizer', async () => {
       const r = await client.embeddings.create({ model: 'minilm-tokenizer-embed', input: ['Hello world!', 'Tokenization'], encoding_format: 'float' });
       // [CLS] hello world ! [SEP] = 5; [CLS] token ##ization [SEP] = 4
       expect(r.usage.prompt_tokens).toBe(9);
