@@ -136,8 +136,10 @@ describe('two workers sharing a model (e2e)', () => {
         if (jobId === undefined) await new Promise((r) => setTimeout(r, 5));
       }
       dying.kill('SIGKILL');
+      const killedAt = Date.now();
       expect(jobId).toBeDefined();
       const v = await victim;
+      process.stdout.write(`retry test: the job killed while active on ${dyingId} streamed from ${v.worker} ${Date.now() - killedAt} ms after the kill\n`);
       // Its headers came with the first chunk the retry streamed: the job ran again on the other worker.
       expect(v).toMatchObject({ status: 200, worker: servingId });
       expect(await v.outcome).toMatchObject({ status: 200, done: true, worker: servingId });
