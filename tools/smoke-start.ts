@@ -3,6 +3,7 @@
 // embeddings request, then SIGTERM and a clean exit. Fails with one line saying what went wrong.
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
+import { join, resolve } from 'node:path';
 
 const PORT = process.env.SMOKE_PORT ?? '18080';
 const BASE = `http://127.0.0.1:${PORT}`;
@@ -14,7 +15,11 @@ const env = { ...process.env };
 delete env.REDIS_URL;
 // Its own process group, stopped as a terminal or a service manager stops it: SIGTERM to the group
 // (npm itself exits on the signal at once; the launcher under it shuts the service down).
-const child = spawn('npm', ['start', '--silent'], { env: { ...env, PORT, HOST: '127.0.0.1', LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+// `--launcher`: the launcher `npm start` runs, without npm's build first (the e2e test's form: a
+// build there would rewrite dist/ under the suites running beside it).
+const ROOT = resolve(__dirname, '../..');
+const [command, args] = process.argv.includes('--launcher') ? [process.execPath, [join(ROOT, 'dist/apps/launcher/src/main.js')]] : ['npm', ['start', '--silent']];
+const child = spawn(command, args, { cwd: ROOT, env: { ...env, PORT, HOST: '127.0.0.1', LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
 const output: string[] = [];
 for (const s of [child.stdout, child.stderr]) s.on('data', (d) => output.push(String(d)));
 interface Exit {
