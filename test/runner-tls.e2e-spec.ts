@@ -22,7 +22,18 @@ describe('runner over TLS (e2e)', () => {
   let dir: string;
   let base: Record<string, string>;
   const runners: ChildProcess[] = [];
-  const logs: string[] = [];
+  const plainLogs: string[] = [];
+  const untrustingLogs: string[] = [];
+  const secureLogs: string[] = [];
+  const logs = (): string[] => [...stack.logs, ...plainLogs, ...untrustingLogs, ...secureLogs];
+  /** waitUntil, failing with every process's log as it is at the deadline. */
+  const waitFor = async (check: () => Promise<boolean>, ms: number, what: string): Promise<void> => {
+    await waitUntil(check, ms, what).catch((err: Error) => {
+      throw new Error(`${err.message}${logs().join('')}`);
+    });
+  };
+  /** How many times a runner's gRPC stream to the gateway failed (it logs each, then retries). */
+  const failures = (runnerLogs: string[]): string[] => runnerLogs.join('').split('\n').filter((l) => l.includes('"msg":"gateway stream failed"'));
 
   const modelIds = async (): Promise<string[]> => ((await (await fetch(`${stack.baseUrl}/v1/models`)).json()) as { data: Array<{ id: string }> }).data.map((m) => m.id);
 
@@ -42,16 +53,16 @@ describe('runner over TLS (e2e)', () => {
       return file;
     };
     base = { RUNNER_GATEWAY: `127.0.0.1:${grpcPort}`, RUNNER_TOKEN: TOKEN, LOG_LEVEL: 'info' };
-    runners.push(startApp(ROOT, 'runner', { ...base, RUNNER_NAME: 'plain', RUNNER_MODELS_FILE: models('plain-model') }, logs));
-    runners.push(startApp(ROOT, 'runner', { ...base, RUNNER_NAME: 'untrusting', RUNNER_TLS: 'true', RUNNER_MODELS_FILE: models('untrusting-model') }, logs));
+    runners.push(startApp(ROOT, 'runner', { ...base, RUNNER_NAME: 'plain', RUNNER_MODELS_FILE: models('plain-model') }, plainLogs));
+    runners.push(startApp(ROOT, 'runner', { ...base, RUNNER_NAME: 'untrusting', RUNNER_TLS: 'true', RUNNER_MODELS_FILE: models('untrusting-model') }, untrustingLogs));
     // This one is configured by flags (one model of a local OpenAI-compatible server), as a user would.
     const secure = spawn(
       process.execPath,
       [join(ROOT, 'dist/apps/runner/src/main.js'), '--gateway', base.RUNNER_GATEWAY, '--tls', '--tls-ca', join(dir, 'cert.pem'), '--name', 'secure', '--openai-url', fake.url, '--model', 'secure-model', '--upstream-model', 'echo'],
       { env: { ...process.env, RUNNER_TOKEN: TOKEN, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    secure.stdout.on('data', (b: Buffer) => logs.push(`[secure] ${b.toString()}`));
-    secure.stderr.on('data', (b: Buffer) => logs.push(`[secure] ${b.toString()}`));
+    secure.stdout.on('data', (b: Buffer) => secureLogs.push(`[secure] ${b.toString()}`));
+    secure.stderr.on('data', (b: Buffer) => secureLogs.push(`[secure] ${b.toString()}`));
     runners.push(secure);
   });
   afterAll(async () => {
@@ -61,20 +72,40 @@ describe('runner over TLS (e2e)', () => {
   });
 
   it('serves through a runner that trusts the certificate', async () => {
-    await waitUntil(async () => (await modelIds()).includes('secure-model'), 30_000, 'the TLS runner', [...stack.logs, ...logs]);
+    await waitFor(async () => (await modelIds()).includes('secure-model'), 60_000, 'the TLS runner');
     const client = new OpenAI({ baseURL: `${stack.baseUrl}/v1`, apiKey: 'unused', maxRetries: 0 });
     const res = await client.chat.completions.create({ model: 'secure-model', messages: [{ role: 'user', content: 'over tls' }] });
     expect(res.choices[0].message.content).toBe('echo: over tls');
   });
 
   it('keeps out a plaintext runner and one that does not trust the certificate (they keep retrying)', async () => {
-    // Both have had as long as the secure one, and a few backoff rounds more.
-    await new Promise((r) => setTimeout(r, 2000));
+    // A runner the gateway takes is seen: the secure one, through the same endpoint...
+    await waitFor(async () => (await modelIds()).includes('secure-model'), 60_000, 'the TLS runner');
+    // ...and each of the other two has dialled it three times and failed each time (not merely not
+    // started yet): the plaintext one at the handshake, the untrusting one at the certificate.
+    // (A runner that got in, or exited, stops failing: that ends the wait too, and fails below.)
+    const connected = (runnerLogs: string[]): boolean => runnerLogs.join('').includes('"msg":"connected to the gateway"');
+    const settled = (runner: ChildProcess, runnerLogs: string[]): boolean => runner.exitCode !== null || connected(runnerLogs) || failures(runnerLogs).length >= 3;
+    await waitFor(async () => settled(runners[0], plainLogs) && settled(runners[1], untrustingLogs), 60_000, 'three failed attempts of each bad runner');
+    if (runners[0].exitCode !== null || runners[1].exitCode !== null) {
+      throw new Error(`a runner exited (plain: ${runners[0].exitCode}, untrusting: ${runners[1].exitCode}) instead of retrying:\n${logs().join('')}`);
+    }
+    expect({ plain: connected(plainLogs), untrusting: connected(untrustingLogs) }).toEqual({ plain: false, untrusting: false });
+    for (const line of [...failures(plainLogs), ...failures(untrustingLogs)]) expect(line).toContain('"code":14'); // UNAVAILABLE
+    for (const line of failures(untrustingLogs)) expect(line).toMatch(/self[- ]signed certificate/);
+    // The gateway accepted the secure runner and no other, nor even read another's hello (no refusal
+    // logged); the others' models never appeared.
+    const gatewayLines = stack.logs.join('').split('\n');
+    const accepted = gatewayLines.filter((l) => l.includes('"msg":"runner connected"'));
+    expect(accepted.length).toBeGreaterThan(0);
+    for (const line of accepted) expect(line).toContain('"runner":"runner-secure-');
+    expect(gatewayLines.filter((l) => l.includes('runner refused'))).toEqual([]);
     const ids = await modelIds();
+    expect(ids).toContain('secure-model');
     expect(ids).not.toContain('plain-model');
     expect(ids).not.toContain('untrusting-model');
-    expect(runners[0].exitCode).toBeNull();
-    expect(runners[1].exitCode).toBeNull();
-    expect(logs.join('')).toContain('reconnecting');
+    // Still retrying.
+    expect(plainLogs.join('')).toContain('reconnecting');
+    expect(untrustingLogs.join('')).toContain('reconnecting');
   });
 });

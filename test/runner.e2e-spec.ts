@@ -10,6 +10,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
+import { Queue } from 'bullmq';
+import { BACKENDS, REDIS_PREFIX } from '@switchyard/contracts';
+import { readGgufHeader } from '@switchyard/model-gen';
 import { freePort, startApp, stopProcess, waitUntil } from '@switchyard/runtime';
 import { startFakeOpenAI, type FakeOpenAI } from './support/fake-openai';
 import { ROOT, startStack, tinyModel, type Stack } from './support/stack';
@@ -26,11 +29,20 @@ describe('remote runner (e2e)', () => {
   let grpcPort: number;
   let runnerEnv: Record<string, string>;
   let runner: ChildProcess | undefined;
+  let chatModelPath: string;
   const runnerLogs: string[] = [];
 
   async function modelIds(): Promise<string[]> {
     const res = await fetch(`${stack.baseUrl}/v1/models`);
     return ((await res.json()) as { data: Array<{ id: string }> }).data.map((m) => m.id);
+  }
+
+  /** POSTs JSON to the gateway; the answer's JSON, or an error naming the status. */
+  async function post(path: string, body: object): Promise<unknown> {
+    const res = await fetch(`${stack.baseUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const json: unknown = await res.json();
+    if (res.status !== 200) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
   }
 
   async function waitForModels(present: boolean): Promise<void> {
@@ -59,12 +71,13 @@ describe('remote runner (e2e)', () => {
     });
     const dir = mkdtempSync(join(tmpdir(), 'switchyard-runner-'));
     const modelsFile = join(dir, 'runner-models.yaml');
+    chatModelPath = await tinyModel('tiny-chat');
     writeFileSync(
       modelsFile,
       [
         'models:',
         '  - name: laptop-chat',
-        `    path: ${JSON.stringify(await tinyModel('tiny-chat'))}`,
+        `    path: ${JSON.stringify(chatModelPath)}`,
         '    threads: 1',
         '    parallel: 2',
         '    context_size: 2048',
@@ -100,13 +113,22 @@ describe('remote runner (e2e)', () => {
   });
 
   it('serves a GGUF model on the runner, streamed and not', async () => {
+    const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: 'user', content: 'hello' }];
     const { data: whole, response } = await client.chat.completions
-      .create({ model: 'laptop-chat', messages: [{ role: 'user', content: 'hello' }], max_tokens: 8, temperature: 0 })
+      .create({ model: 'laptop-chat', messages, max_tokens: 8, temperature: 0, logprobs: true })
       .withResponse();
     expect(response.headers.get('x-switchyard-worker')).toMatch(/^runner-laptop-/);
-    expect(typeof whole.choices[0].message.content).toBe('string');
-    expect(whole.usage?.completion_tokens).toBeGreaterThan(0);
-    expect(whole.usage?.prompt_tokens).toBeGreaterThan(0);
+    // Random weights: the words are unknown, but the answer is the tokens it reports, each counted.
+    const content = whole.choices[0].message.content;
+    const sampled = whole.choices[0].logprobs!.content!.map((t) => t.token);
+    expect(sampled.join('')).toBe(content);
+    expect(whole.usage?.completion_tokens).toBe(sampled.length);
+    expect(whole.choices[0].finish_reason).toBe(sampled.length === 8 ? 'length' : 'stop');
+    // The prompt counted is the model's ChatML template rendered for the messages, BOS first.
+    const prompt = '<|im_start|>user\nhello<|im_end|>\n<|im_start|>assistant\n';
+    const promptTokens = (await post('/tokenize', { model: 'laptop-chat', content: prompt, add_special: true })) as { tokens: number[] };
+    expect(promptTokens.tokens[0]).toBe(1);
+    expect(whole.usage?.prompt_tokens).toBe(promptTokens.tokens.length);
 
     const stream = await client.chat.completions.create({ model: 'laptop-chat', messages: [{ role: 'user', content: 'hello' }], max_tokens: 8, temperature: 0, stream: true });
     let text = '';
@@ -115,9 +137,9 @@ describe('remote runner (e2e)', () => {
       text += chunk.choices[0]?.delta.content ?? '';
       finish = chunk.choices[0]?.finish_reason ?? finish;
     }
-    // Same prompt, greedy: the streamed text is the whole answer's.
-    expect(text).toBe(whole.choices[0].message.content);
-    expect(['stop', 'length']).toContain(finish);
+    // Same prompt, greedy: the streamed text is the whole answer's, and it ends the same way.
+    expect(text).toBe(content);
+    expect(finish).toBe(whole.choices[0].finish_reason);
   });
 
   it('runs the llm worker engine on the runner: forced tool calls and token tools', async () => {
@@ -135,9 +157,11 @@ describe('remote runner (e2e)', () => {
     expect(res.choices[0].finish_reason).toBe('tool_calls');
     expect(call?.type === 'function' && call.function.name).toBe('get_time');
     expect(typeof (JSON.parse(call?.type === 'function' ? call.function.arguments : '') as { utc?: unknown }).utc).toBe('boolean');
-    const tok = await fetch(`${stack.baseUrl}/tokenize`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'laptop-chat', content: 'hello world' }) });
-    expect(tok.status).toBe(200);
-    expect(((await tok.json()) as { tokens: number[] }).tokens.length).toBeGreaterThan(0);
+    // The generated vocabulary has both words as whole pieces (SentencePiece's space marker first).
+    const vocab = (await readGgufHeader(chatModelPath)).metadata['tokenizer.ggml.tokens'] as string[];
+    const { tokens } = (await post('/tokenize', { model: 'laptop-chat', content: 'hello world' })) as { tokens: number[] };
+    expect(tokens.map((id) => vocab[id])).toEqual(['\u2581hello', '\u2581world']);
+    expect(((await post('/detokenize', { model: 'laptop-chat', tokens })) as { content: string }).content.trim()).toBe('hello world');
   });
 
   it('serves a local OpenAI-compatible server through the runner, tools and errors passed through', async () => {
@@ -175,17 +199,17 @@ describe('remote runner (e2e)', () => {
       }),
     );
     // Both upstream calls are open at the same time.
-    await waitUntil(async () => fake.requests.length - before >= 2, 5000, 'two upstream calls');
+    await waitUntil(async () => fake.requests.length - before >= 2, 30_000, 'two upstream calls');
     const calls = fake.requests.slice(before);
     expect(calls.every((r) => !r.aborted)).toBe(true);
     const second = await readers[1].read();
     expect(second.done).toBe(false);
     aborts[0].abort();
     // Client gone → gateway cancel → runner aborts its upstream call.
-    await waitUntil(async () => calls[0].aborted, 5000, 'the cancel to reach the runner', runnerLogs);
+    await waitUntil(async () => calls[0].aborted, 30_000, 'the cancel to reach the runner', runnerLogs);
     expect(calls[1].aborted).toBe(false);
     aborts[1].abort();
-    await waitUntil(async () => calls[1].aborted, 5000, 'the second cancel');
+    await waitUntil(async () => calls[1].aborted, 30_000, 'the second cancel');
     // Chunks are still served afterwards (nothing stuck).
     const res = await client.chat.completions.create({ model: 'laptop-echo', messages: [{ role: 'user', content: 'after' }] });
     expect(res.choices[0].message.content).toBe('echo: after');
@@ -203,10 +227,13 @@ describe('remote runner (e2e)', () => {
     const code = await new Promise<number | null>((resolve) => bad.once('exit', (c) => resolve(c)));
     expect(code).toBe(2);
     expect(logs.join('')).toContain('unauthenticated');
-    await waitUntil(async () => stack.logs.join('').includes('wrong token'), 5000, 'the refusal in the gateway log', stack.logs);
+    await waitUntil(async () => stack.logs.join('').includes('wrong token'), 30_000, 'the refusal in the gateway log', stack.logs);
     expect(stack.logs.join('')).not.toContain(WRONG);
     expect(stack.logs.join('')).not.toContain(TOKEN);
-    expect(await modelIds()).not.toContain('intruder');
+    // It offered the same models as 'laptop': they are still served by 'laptop' alone.
+    const m = (await (await fetch(`${stack.baseUrl}/admin/models`)).json()) as { data: Array<{ id: string; workers: Array<{ id: string }> }> };
+    expect(m.data.find((x) => x.id === 'laptop-echo')?.workers.map((w) => w.id)).toEqual([expect.stringMatching(/^runner-laptop-/)]);
+    expect(stack.logs.join('')).not.toContain('runner-intruder-');
   });
 
   it("refuses a runner that claims a name of the gateway's models file", async () => {
@@ -252,7 +279,7 @@ describe('remote runner (e2e)', () => {
       await waitUntil(async () => (await modelIds()).includes('laptop-flaky'), 30_000, 'runner A', logs);
       const before = fake.requests.length;
       const answer = client.chat.completions.create({ model: 'laptop-flaky', messages: [{ role: 'user', content: 'moved over' }] });
-      await waitUntil(async () => fake.requests.slice(before).some((r) => r.body.model === 'hang'), 10_000, 'runner A to take the job', logs);
+      await waitUntil(async () => fake.requests.slice(before).some((r) => r.body.model === 'hang'), 30_000, 'runner A to take the job', logs);
       b = startApp(ROOT, 'runner', { ...runnerEnv, RUNNER_NAME: 'flaky-b', RUNNER_MODELS_FILE: file('b', 'echo') }, logs);
       await waitUntil(
         async () => {
@@ -283,12 +310,26 @@ describe('remote runner (e2e)', () => {
       });
     const res = await post();
     expect(res.status).toBe(200);
-    // One slot: this one waits in the queue behind the first.
-    const waiting = post();
     const reader = res.body!.getReader();
     const decoder = new TextDecoder();
     let text = '';
-    while (!text.includes('w2')) text += decoder.decode((await reader.read()).value, { stream: true });
+    // Reads until `want` arrived; the stream ending first is a failure, not a spin until the jest timeout.
+    const readUntil = async (want: string): Promise<void> => {
+      while (!text.includes(want)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`the stream ended before '${want}' arrived:\n${text}`);
+        text += decoder.decode(value, { stream: true });
+      }
+    };
+    await readUntil('w2');
+    // One slot: this one waits in the queue behind the first. Seen waiting there before the kill.
+    const waiting = post();
+    const queue = new Queue(BACKENDS.runner.queueName('laptop-single'), { connection: { host: '127.0.0.1', port: stack.redis.port }, prefix: REDIS_PREFIX });
+    try {
+      await waitUntil(async () => (await queue.getWaitingCount()) === 1, 30_000, 'the second request to wait in the queue', stack.logs);
+    } finally {
+      await queue.close();
+    }
     runner!.kill('SIGKILL');
     for (;;) {
       const { value, done } = await reader.read();

@@ -25,9 +25,7 @@ afterAll(async () => {
 describe('generateLlamaModel (tiny)', () => {
   it('writes the llama metadata llama.cpp expects', async () => {
     const path = join(dir, 'tiny.gguf');
-    const started = Date.now();
     const model = await generateLlamaModel({ path, shape: 'tiny', seed: 3 });
-    expect(Date.now() - started).toBeLessThan(2000);
     const info = await readGgufHeader(path);
     const md = info.metadata;
     expect(md['general.architecture']).toBe('llama');
@@ -58,7 +56,22 @@ describe('generateLlamaModel (tiny)', () => {
     expect(md['tokenizer.ggml.add_eos_token']).toBe(false);
     expect(md['tokenizer.chat_template']).toBe(CHATML_TEMPLATE);
     expect(model.bytes).toBe(info.fileSize);
-    expect(model.quant).toBe('f32');
+    expect(model).toMatchObject({ quant: 'f32', seed: 3, name: 'switchyard-random-tiny', chatTemplate: CHATML_TEMPLATE, params: llamaParamCount(LLAMA_SHAPES.tiny) });
+  });
+
+  it('lays the tensor data out packed and aligned, the file ending at the last tensor', async () => {
+    const model = await generateLlamaModel({ path: join(dir, 'layout.gguf'), shape: 'tiny', seed: 3 });
+    const info = await readGgufHeader(model.path);
+    const align = (n: number): number => Math.ceil(n / 32) * 32;
+    expect(info.dataOffset % 32).toBe(0);
+    let expected = 0;
+    for (const t of info.tensors) {
+      expect({ name: t.name, offset: t.offset }).toEqual({ name: t.name, offset: expected });
+      expected = align(t.offset + tensorByteSize(t.type as GgmlType, t.dims.reduce((a, d) => a * d, 1)));
+    }
+    expect(info.fileSize).toBe(info.dataOffset + expected);
+    // f32 and every tiny dimension a multiple of 8: 4 bytes a parameter, no padding needed.
+    expect(expected).toBe(4 * model.params);
   });
 
   it('writes every llama tensor with GGUF dimension order', async () => {

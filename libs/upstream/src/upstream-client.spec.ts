@@ -5,12 +5,12 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { UpstreamDeployment, UpstreamModelDescriptor } from '@switchyard/contracts';
-import { freePort } from '@switchyard/runtime';
+import { freePort, waitUntil } from '@switchyard/runtime';
 import { startFakeOpenAI, type FakeOpenAI } from '../../../tools/fake-openai';
 import type { UpstreamDelta } from './chunk-translator';
 import { callUpstream } from './upstream-client';
 import { parseRetryAfter, UpstreamFailure } from './upstream-failure';
-import { UpstreamRouter } from './upstream-router';
+import { COOLDOWN_MS, UpstreamRouter } from './upstream-router';
 
 let fake: FakeOpenAI;
 beforeAll(async () => {
@@ -110,13 +110,21 @@ describe('callUpstream', () => {
   it('stops the upstream request when aborted', async () => {
     const abort = new AbortController();
     const deltas: UpstreamDelta[] = [];
+    let settled = false;
     const running = callUpstream({ deployment: dep('slow'), endpoint: 'chat', body: hello, signal: abort.signal, sink: { delta: (d) => deltas.push(d) }, label: 'm' });
-    while (deltas.length < 2) await new Promise((r) => setTimeout(r, 20));
+    void running.finally(() => (settled = true)).catch(() => undefined);
+    // A call that ends early (an error) fails here at once, not at the jest timeout.
+    await waitUntil(async () => deltas.length >= 2 || settled, 30_000, 'two deltas');
+    expect(settled).toBe(false);
     abort.abort();
-    expect((await running).aborted).toBe(true);
+    const result = await running;
+    expect(result.aborted).toBe(true);
+    // 'slow' streams "w0 w1 ... w99": the abort came before the end.
+    expect(deltas.map((d) => d.text).join('')).toMatch(/^w0 w1/);
+    expect(deltas.length).toBeLessThan(100);
     const record = fake.requests.at(-1)!;
-    for (let i = 0; i < 50 && !record.aborted; i++) await new Promise((r) => setTimeout(r, 20));
-    expect(record.aborted).toBe(true);
+    expect(record.body.model).toBe('slow');
+    await waitUntil(async () => record.aborted, 30_000, 'the upstream to see the client go');
   });
 });
 
@@ -186,19 +194,39 @@ describe('UpstreamRouter', () => {
     expect(fake.requests.slice(before).map((r) => r.body.model)).toEqual(['reject-400', 'cut']);
   });
 
-  it('balances by weight and tries a deployment that just failed last', () => {
+  it('balances by weight', () => {
     let r = 0;
     const seq = [0.1, 0.5, 0.9, 0.3];
-    let t = 1000;
-    const router = new UpstreamRouter(model([dep('a', { weight: 1 }), dep('b', { weight: 3 })], 'balance'), undefined, () => seq[r++ % seq.length], () => t);
+    const router = new UpstreamRouter(model([dep('a', { weight: 1 }), dep('b', { weight: 3 })], 'balance'), undefined, () => seq[r++ % seq.length]);
     const firsts = [router.order()[0], router.order()[0], router.order()[0], router.order()[0]];
     // weight 1 of 4 → a when the draw is under 0.25.
     expect(firsts).toEqual([0, 1, 1, 1]);
-    const fallback = new UpstreamRouter(model([dep('a'), dep('b'), dep('c')]), undefined, Math.random, () => t);
-    expect(fallback.order()).toEqual([0, 1, 2]);
-    (fallback as unknown as { coolingUntil: Map<number, number> }).coolingUntil.set(0, t + 5000);
-    expect(fallback.order()).toEqual([1, 2, 0]);
-    t += 6000;
-    expect(fallback.order()).toEqual([0, 1, 2]);
+  });
+
+  it('tries a deployment that just failed (retryably) last for 10 s, and one refused by a client error still first', async () => {
+    expect(COOLDOWN_MS).toBe(10_000);
+    let t = 1000;
+    const router = new UpstreamRouter(model([dep('fail-500'), dep('echo'), dep('reasoner')]), undefined, Math.random, () => t);
+    const models = async (): Promise<unknown[]> => {
+      const before = fake.requests.length;
+      await router.run('chat', hello, { delta: () => undefined }, new AbortController().signal);
+      return fake.requests.slice(before).map((r) => r.body.model);
+    };
+    expect(router.order()).toEqual([0, 1, 2]);
+    // A real 500: the request falls back to echo, and fail-500 goes to the back.
+    expect(await models()).toEqual(['fail-500', 'echo']);
+    expect(router.order()).toEqual([1, 2, 0]);
+    t += COOLDOWN_MS - 1;
+    expect(await models()).toEqual(['echo']);
+    // The cool-down runs from the failure (a later success elsewhere does not extend it).
+    t += 1;
+    expect(router.order()).toEqual([0, 1, 2]);
+    expect(await models()).toEqual(['fail-500', 'echo']);
+    expect(router.order()).toEqual([1, 2, 0]);
+
+    // A 400 is the request's fault, not the deployment's: it is not tried last afterwards.
+    const strict = new UpstreamRouter(model([dep('reject-400'), dep('echo')]), undefined, Math.random, () => t);
+    await expect(strict.run('chat', hello, { delta: () => undefined }, new AbortController().signal)).rejects.toMatchObject({ status: 400 });
+    expect(strict.order()).toEqual([0, 1]);
   });
 });

@@ -39,12 +39,26 @@ describe('validation pipe', () => {
   });
 
   it('accepts null for optional fields, as OpenAI clients send them', async () => {
-    await expect(pipe.transform({ ...ok, temperature: null, stop: null, max_tokens: null }, meta(CreateChatCompletionDto))).resolves.toBeDefined();
+    const body = { ...ok, temperature: null, stop: null, max_tokens: null, stream_options: null };
+    const out = (await pipe.transform(body, meta(CreateChatCompletionDto))) as CreateChatCompletionDto;
+    expect(out).toBeInstanceOf(CreateChatCompletionDto);
+    // The nulls are kept as null (the request's "not set"), everything else as sent.
+    expect(out).toEqual({ model: 'm', messages: [{ role: 'user', content: 'hi' }], temperature: null, stop: null, max_tokens: null, stream_options: null });
+    expect(out.messages[0]).toBeInstanceOf(ChatMessageDto);
+    // Only optional ones: a null where a value is required is still refused.
+    const err = await reject(CreateChatCompletionDto, { ...ok, model: null });
+    expect(err.body.error).toMatchObject({ param: 'model', type: 'invalid_request_error' });
   });
 
   it('checks the union-typed prompt', async () => {
     expect((await reject(CreateCompletionDto, { model: 'm', prompt: [1, 'a'] })).body.error.param).toBe('prompt');
-    await expect(pipe.transform({ model: 'm', prompt: [[1, 2], [3]] }, meta(CreateCompletionDto))).resolves.toBeDefined();
+    expect((await reject(CreateCompletionDto, { model: 'm', prompt: [[1, 2], []] })).body.error.param).toBe('prompt');
+    expect((await reject(CreateCompletionDto, { model: 'm', prompt: [] })).body.error.param).toBe('prompt');
+    for (const prompt of ['a b', ['a', 'b'], [1, 2], [[1, 2], [3]]]) {
+      const out = (await pipe.transform({ model: 'm', prompt }, meta(CreateCompletionDto))) as CreateCompletionDto;
+      expect(out).toBeInstanceOf(CreateCompletionDto);
+      expect(out.prompt).toEqual(prompt);
+    }
   });
 
   it('carries JSON-valued fields over as parsed: no per-key copy, which was quadratic in the key count', async () => {
