@@ -8,3 +8,4 @@ export * from './generation-errors';
 export * from './node-llama-cpp';
 export type * from './output-plan';
 export * from './llama-job-engine';
+export { compileJsonSchema, UnsupportedSchema, type CompiledSchema } from './schema-grammar/compiler';
