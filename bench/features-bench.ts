@@ -45,6 +45,27 @@ const VARIANTS: Record<string, object> = {
     },
   },
   'forced tool call': { tools: [tool], tool_choice: 'required' },
+  // Strict structured output: numeric bounds, a pattern, a format and a bounded array, all enforced.
+  'json_schema strict (bounds, pattern, format)': {
+    response_format: {
+      type: 'json_schema',
+      json_schema: {
+        name: 'r',
+        strict: true,
+        schema: {
+          type: 'object',
+          properties: {
+            age: { type: 'integer', minimum: 18, maximum: 65 },
+            code: { type: 'string', pattern: '^[A-Z]{3}-[0-9]{2}$' },
+            day: { type: 'string', format: 'date' },
+            words: { type: 'array', items: { type: 'string', maxLength: 12 }, maxItems: 40 },
+          },
+          required: ['age', 'code', 'day', 'words'],
+          additionalProperties: false,
+        },
+      },
+    },
+  },
 };
 
 interface Sample {

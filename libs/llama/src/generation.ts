@@ -7,6 +7,7 @@
  */
 import type { FinishReason, SamplingParams, Usage } from '@switchyard/contracts';
 import type { DecodeGate } from './decode-gate';
+import { Rejection } from '@switchyard/runtime';
 import { GenerationRejected } from './generation-errors';
 import type { LlamaContextSequence, LlamaContextSequenceRepeatPenalty, LlamaModel, NodeLlamaCppModule, Token, TokenBias } from './node-llama-cpp';
 import type { GenerationResult, GenerationSink, OutputPlan } from './output-plan';
@@ -128,7 +129,18 @@ export async function runGeneration(options: {
 
   const generated: Token[] = [];
   let reasoningTokens = 0;
-  const shaper = new OutputShaper(plan, [...sampling.stop, ...options.templateStops], sink);
+  // A strict structured output is checked whole at the end: the text it streamed is kept for that.
+  let output = '';
+  const shapedSink: GenerationSink = plan.validate
+    ? {
+        start: (info) => sink.start(info),
+        delta: (d) => {
+          output += d.text;
+          sink.delta(d);
+        },
+      }
+    : sink;
+  const shaper = new OutputShaper(plan, [...sampling.stop, ...options.templateStops], shapedSink);
   const logprobs = plan.logprobs ? new TokenLogprobs(plan.logprobs.textOf) : undefined;
   let pending: Token[] = [];
   let finishReason: FinishReason = 'stop';
@@ -231,5 +243,15 @@ export async function runGeneration(options: {
   if (signal.aborted) aborted = true;
   if (!aborted) shaper.flush();
   if (finishReason !== 'length' && shaper.toolCalls > 0) finishReason = 'tool_calls';
+  // A cut answer (length) cannot validate and is not expected to; a finished one must.
+  const violation = plan.validate && !aborted && finishReason === 'stop' ? plan.validate(output) : undefined;
+  if (violation !== undefined) {
+    throw new Rejection({
+      status: 500,
+      code: 'schema_mismatch',
+      param: null,
+      message: `The answer does not match the strict response_format schema (${violation}). This is a bug in Switchyard's schema grammar; please report it with the schema.`,
+    });
+  }
   return { finishReason, usage: usage(), aborted };
 }

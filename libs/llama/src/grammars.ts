@@ -5,6 +5,7 @@
  */
 import type { ResponseFormat, ToolDefinition } from '@switchyard/contracts';
 import { GenerationRejected } from './generation-errors';
+import { compileJsonSchema, UnsupportedSchema } from './schema-grammar/compiler';
 import type { Llama, LlamaGrammar } from './node-llama-cpp';
 import type { ToolCallSyntax } from './output/tool-calls';
 
@@ -58,6 +59,16 @@ export function prefixRules(gbnf: string, prefix: string): string {
   return out;
 }
 
+/** A JSON pointer as the gateway writes params: `/properties/a/anyOf/0` -> `.properties.a.anyOf[0]`. */
+export function dottedPath(pointer: string): string {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`))
+    .join('');
+}
+
 function argumentsSchema(tool: ToolDefinition): Record<string, unknown> {
   const p = tool.parameters;
   if (!p || Object.keys(p).length === 0) return { type: 'object', properties: {} };
@@ -66,6 +77,8 @@ function argumentsSchema(tool: ToolDefinition): Record<string, unknown> {
 
 export class GrammarFactory {
   private readonly cache = new Map<string, Promise<LlamaGrammar>>();
+  /** GBNF compiled from schemas, by schema and strictness. */
+  private readonly compiled = new Map<string, string>();
 
   constructor(private readonly llama: Llama) {}
 
@@ -96,24 +109,37 @@ export class GrammarFactory {
     });
   }
 
-  /** GBNF text for values matching a JSON schema (node-llama-cpp's converter; its subset of JSON Schema). */
-  private async schemaGbnf(schema: Record<string, unknown>, param: string): Promise<string> {
+  /**
+   * GBNF text for values matching a JSON schema (./schema-grammar: numeric bounds, lengths, patterns,
+   * formats, $ref recursion). With `strict`, a keyword no grammar can enforce is the client's 400,
+   * naming it (`param` plus the keyword's path); without, it is left unenforced.
+   */
+  private schemaGbnf(schema: Record<string, unknown>, param: string, strict: boolean): string {
+    const key = `${strict ? 's' : 'n'}:${JSON.stringify(schema)}`;
+    const known = this.compiled.get(key);
+    if (known !== undefined) return known;
+    let gbnf: string;
     try {
-      const g = await this.llama.createGrammarForJsonSchema(schema as never);
-      return tidyJsonGrammar(g.grammar);
+      gbnf = compileJsonSchema(schema, { strict }).gbnf;
     } catch (err) {
+      if (err instanceof UnsupportedSchema) {
+        throw new GenerationRejected(`Unsupported JSON schema in '${param}': ${err.message}.`, 'invalid_json_schema', `${param}${dottedPath(err.path)}`);
+      }
       throw new GenerationRejected(`Unsupported JSON schema in '${param}': ${(err as Error).message}`, 'invalid_json_schema', param);
     }
+    this.compiled.set(key, gbnf);
+    if (this.compiled.size > CACHE_LIMIT) this.compiled.delete(this.compiled.keys().next().value as string);
+    return gbnf;
   }
 
-  async forSchema(schema: Record<string, unknown>, param: string): Promise<LlamaGrammar> {
-    return this.gbnf(await this.schemaGbnf(schema, param), param);
+  async forSchema(schema: Record<string, unknown>, param: string, strict = false): Promise<LlamaGrammar> {
+    return this.gbnf(this.schemaGbnf(schema, param, strict), param);
   }
 
   async responseFormat(format: ResponseFormat): Promise<LlamaGrammar | undefined> {
     if (format.type === 'text') return undefined;
     if (format.type === 'json_object') return this.forSchema({ type: 'object', additionalProperties: true }, 'response_format');
-    return this.forSchema(format.schema, 'response_format.json_schema.schema');
+    return this.forSchema(format.schema, 'response_format.json_schema.schema', format.strict);
   }
 
   /**
@@ -129,7 +155,11 @@ export class GrammarFactory {
     const chosen = named ? tools.filter((t) => t.name === named) : tools;
     const one = chosen.length === 1 ? call(chosen[0]) : { oneOf: chosen.map(call) };
     const schema = named || !parallel ? one : { type: 'array', items: one, minItems: 1 };
-    return this.forSchema(schema, 'tools');
+    // Strict when every tool it may call is strict (a refusal names the schema at fault below).
+    chosen.forEach((t) => {
+      if (t.strict) this.schemaGbnf(argumentsSchema(t), `tools[${tools.indexOf(t)}].function.parameters`, true);
+    });
+    return this.forSchema(schema, 'tools', chosen.every((t) => t.strict === true));
   }
 
   /**
@@ -143,7 +173,7 @@ export class GrammarFactory {
     for (const [i, tool] of tools.entries()) {
       const head = tool.name + syntax.paramsPrefix;
       if (!head.startsWith(after)) continue;
-      const args = prefixRules(await this.schemaGbnf(argumentsSchema(tool), `tools[${i}].function.parameters`), `f${i}-`);
+      const args = prefixRules(this.schemaGbnf(argumentsSchema(tool), `tools[${i}].function.parameters`, tool.strict === true), `f${i}-`);
       rules.push(args);
       const rest = head.slice(after.length);
       alternatives.push(`${rest.length > 0 ? literal(rest) + ' ' : ''}f${i}-root${syntax.suffix ? ' ' + literal(syntax.suffix) : ''}`);

@@ -11,6 +11,7 @@ import { cachedPrefix, runGeneration } from './generation';
 import { GenerationRejected } from './generation-errors';
 import { DecodeGate } from './decode-gate';
 import { GrammarFactory } from './grammars';
+import { schemaViolation } from './schema-grammar/validate';
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaEmbeddingContext, LlamaModel, NodeLlamaCppModule, Token } from './node-llama-cpp';
 import type { GenerationResult, OutputDelta, OutputPlan } from './output-plan';
 import type { ReasoningMarkers } from './output/reasoning';
@@ -190,7 +191,11 @@ export class LlamaEngine {
     }
     if (!plan.forcedTools) {
       if (data.grammar !== undefined) plan.grammar = await grammars.gbnf(data.grammar);
-      else if (data.responseFormat) plan.grammar = await grammars.responseFormat(data.responseFormat);
+      else if (data.responseFormat) {
+        plan.grammar = await grammars.responseFormat(data.responseFormat);
+        const format = data.responseFormat;
+        if (format.type === 'json_schema' && format.strict) plan.validate = (output) => schemaViolation(format.schema, output);
+      }
       if (data.kind === 'chat' && this.reasoning) plan.reasoning = { markers: this.reasoning, startInside: prompt.endsInThinking };
     }
     if (data.logprobs) {

@@ -45,4 +45,6 @@ export interface OutputPlan {
   tokenBias?: TokenBias;
   /** The tokens `tokenBias` never allows (logit_bias of -100), for the sampling guard. */
   bannedTokens?: ReadonlySet<Token>;
+  /** A strict structured output's check of the whole answer (what is wrong, or undefined). */
+  validate?: (output: string) => string | undefined;
 }
