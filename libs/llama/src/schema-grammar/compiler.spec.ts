@@ -2,18 +2,7 @@ import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { compileJsonSchema, UnsupportedSchema } from './compiler';
 import { acceptsGbnf, sampleGbnf } from './gbnf-sampler';
-
-/** A seeded PRNG (mulberry32), so a failing sample can be reproduced. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng as prng } from './regular-gbnf';
 
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 addFormats(ajv);

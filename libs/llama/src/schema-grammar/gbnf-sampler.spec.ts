@@ -1,18 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { acceptsGbnf, GbnfError, parseGbnf, sampleGbnf } from './gbnf-sampler';
-
-/** A tiny seeded PRNG, so that failures reproduce. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng as mulberry32 } from './regular-gbnf';
 
 function samples(gbnf: string, n = 200, seed = 42): string[] {
   const random = mulberry32(seed);
