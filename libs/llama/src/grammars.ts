@@ -6,27 +6,11 @@
 import type { ResponseFormat, ToolDefinition } from '@switchyard/contracts';
 import { GenerationRejected } from './generation-errors';
 import { compileJsonSchema, UnsupportedSchema } from './schema-grammar/compiler';
+import { gbnfLiteral } from './schema-grammar/rules';
 import type { Llama, LlamaGrammar } from './node-llama-cpp';
 import type { ToolCallSyntax } from './output/tool-calls';
 
 const CACHE_LIMIT = 64;
-
-/**
- * node-llama-cpp's JSON grammars end with required blank lines (its own end marker): we end at the
- * value. They also allow newlines and indentation between items, which a weak model can spend its
- * whole token budget on: single optional spaces keep the JSON compact.
- */
-export function tidyJsonGrammar(gbnf: string): string {
-  return gbnf
-    .replace(/^(root\s*::=.*?)\s*"(?:\\n){4}"\s*\[\\n\]\*\s*$/m, '$1')
-    .replace(/^(comma-whitespace[A-Za-z0-9_-]*)\s*::=.*$/gm, '$1 ::= "," [ ]?')
-    .replace(/^(whitespace[A-Za-z0-9_-]*)\s*::=.*$/gm, '$1 ::= [ ]?');
-}
-
-/** GBNF string literal. */
-function literal(text: string): string {
-  return JSON.stringify(text);
-}
 
 /**
  * Prefixes every rule name of a grammar, so several grammars can live in one: names are renamed
@@ -176,7 +160,7 @@ export class GrammarFactory {
       const args = prefixRules(this.schemaGbnf(argumentsSchema(tool), `tools[${i}].function.parameters`, tool.strict === true), `f${i}-`);
       rules.push(args);
       const rest = head.slice(after.length);
-      alternatives.push(`${rest.length > 0 ? literal(rest) + ' ' : ''}f${i}-root${syntax.suffix ? ' ' + literal(syntax.suffix) : ''}`);
+      alternatives.push(`${rest.length > 0 ? gbnfLiteral(rest) + ' ' : ''}f${i}-root${syntax.suffix ? ' ' + gbnfLiteral(syntax.suffix) : ''}`);
     }
     if (alternatives.length === 0) return undefined;
     return this.gbnf(`root ::= ${alternatives.join(' | ')}\n${rules.join('\n')}\n`, 'tools');

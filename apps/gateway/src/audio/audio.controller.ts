@@ -11,7 +11,7 @@ import { GATEWAY_ENV, type GatewayEnv } from '../core/gateway-config';
 import { InferenceService } from '../core/inference.service';
 import { ModelCatalogService } from '../core/model-catalog.service';
 import { requireTaskModel } from '../core/task-models';
-import { clientGone } from '../chat/response-writer';
+import { clientGone, setWorkerHeader } from '../chat/response-writer';
 import { AudioUploadInterceptor } from './audio-upload.interceptor';
 import { parseTranscriptionForm, type TranscriptionRequest, type UploadedAudio } from './create-transcription.dto';
 import { sendTranscript, writeTranscriptStream } from './transcript-writer';
@@ -66,7 +66,7 @@ export class AudioController {
     }
     const { result, workerId } = await this.inference.runTask(model, job, signal);
     if (result.kind !== 'transcribe') throw new Error(`expected a transcribe result, got ${result.kind}`);
-    res.setHeader('X-Switchyard-Worker', workerId);
+    setWorkerHeader(res, workerId);
     sendTranscript(res, result, { task, format: request.responseFormat, timestampGranularities: request.timestampGranularities });
   }
 }

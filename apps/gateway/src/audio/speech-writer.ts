@@ -13,7 +13,7 @@ import { Logger } from '@switchyard/runtime';
 import type { TaskStreamEvent } from '../core/inference.service';
 import { OpenAIError } from '../core/openai-error';
 import { sendOpenAIError, toOpenAIError } from '../core/openai-error.filter';
-import { SSE_HEADERS, writeOrDrop } from '../chat/response-writer';
+import { setWorkerHeader, SSE_HEADERS, writeOrDrop } from '../chat/response-writer';
 
 const log = new Logger('gateway.speech');
 
@@ -71,7 +71,7 @@ async function writeSpeech(res: Response, events: SpeechEvents, form: SpeechForm
         if (!(await form.audio(event.audio))) return;
         continue;
       }
-      if (!res.headersSent) res.setHeader('X-Switchyard-Worker', event.workerId);
+      setWorkerHeader(res, event.workerId);
       if (event.type === 'start') continue;
       open();
       await form.done(event.result);

@@ -13,7 +13,7 @@ import { Logger } from '@switchyard/runtime';
 import type { TaskStreamEvent } from '../core/inference.service';
 import { OpenAIError } from '../core/openai-error';
 import { sendOpenAIError, toOpenAIError } from '../core/openai-error.filter';
-import { SSE_HEADERS, waitForDrain } from '../chat/response-writer';
+import { setWorkerHeader, SSE_HEADERS, waitForDrain } from '../chat/response-writer';
 
 const log = new Logger('gateway.audio');
 
@@ -74,11 +74,11 @@ export async function writeTranscriptStream(res: Response, events: AsyncGenerato
   try {
     for await (const event of events) {
       if (event.type === 'start') {
-        if (!res.headersSent) res.setHeader('X-Switchyard-Worker', event.workerId);
+        setWorkerHeader(res, event.workerId);
         continue;
       }
       if (event.type === 'result') {
-        if (!res.headersSent) res.setHeader('X-Switchyard-Worker', event.workerId);
+        setWorkerHeader(res, event.workerId);
         open();
         send(transcriptDoneEvent(event.result));
         res.end();

@@ -34,6 +34,11 @@ export function waitForDrain(res: Response, ms: number): Promise<boolean> {
   });
 }
 
+/** Names the worker that serves a response, for operators, while its headers can still change. */
+export function setWorkerHeader(res: Response, workerId: string): void {
+  if (!res.headersSent) res.setHeader('X-Switchyard-Worker', workerId);
+}
+
 /** The headers of every SSE response (no proxy buffering, no caching). */
 export const SSE_HEADERS: Readonly<Record<string, string>> = {
   'Content-Type': 'text/event-stream; charset=utf-8',
@@ -130,7 +135,7 @@ export async function writeGeneration(options: {
       if (event.type === 'start') {
         // Which worker served the request, for operators (several choices: the first one's).
         if (!res.headersSent && (headerChoice === undefined || headerChoice === index)) {
-          res.setHeader('X-Switchyard-Worker', event.workerId);
+          setWorkerHeader(res, event.workerId);
           headerChoice = index;
         }
         // max_tokens beyond the room left in the context is clamped, and said so.

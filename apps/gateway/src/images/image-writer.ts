@@ -12,7 +12,7 @@ import { imageOutputTokens, type ImageDelta, type ImageMode, type ImageResult } 
 import type { TaskStreamEvent } from '../core/inference.service';
 import { OpenAIError } from '../core/openai-error';
 import { sendOpenAIError, toOpenAIError } from '../core/openai-error.filter';
-import { SSE_HEADERS, writeOrDrop } from '../chat/response-writer';
+import { setWorkerHeader, SSE_HEADERS, writeOrDrop } from '../chat/response-writer';
 import type { ImageRequest } from './image-request';
 
 type ImageEvents = AsyncGenerator<TaskStreamEvent<ImageResult>>;
@@ -92,7 +92,7 @@ export async function writeImageStream(res: Response, events: ImageEvents, reque
   try {
     for await (const event of events) {
       if (event.type === 'start') {
-        if (!res.headersSent) res.setHeader('X-Switchyard-Worker', event.workerId);
+        setWorkerHeader(res, event.workerId);
         continue;
       }
       if (event.type === 'result') {

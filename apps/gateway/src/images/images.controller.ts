@@ -15,7 +15,7 @@ import { ModelCatalogService } from '../core/model-catalog.service';
 import { OpenAIError } from '../core/openai-error';
 import { requireTaskModel } from '../core/task-models';
 import { validateDto } from '../core/validation';
-import { clientGone } from '../chat/response-writer';
+import { clientGone, setWorkerHeader } from '../chat/response-writer';
 import { CreateImageDto, formFields } from './create-image.dto';
 import { attachUploads, imageRequest, type ImageRequest } from './image-request';
 import { IMAGE_FILE, ImageStore } from './image-store.service';
@@ -93,7 +93,7 @@ export class ImagesController {
       const base = (this.env.PUBLIC_BASE_URL ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`).replace(/\/+$/, '');
       urls = await Promise.all(images.map(async (image) => `${base}/v1/images/files/${await this.store.put(Buffer.from(image.b64, 'base64'), request.job.format)}`));
     }
-    res.setHeader('X-Switchyard-Worker', workerId);
+    setWorkerHeader(res, workerId);
     res.json(imagesResponse(request, images, result, urls));
   }
 }

@@ -8,7 +8,7 @@ import type { Request, Response } from 'express';
 import { CreateEmbeddingDto } from './create-embedding.dto';
 import { InferenceService } from '../core/inference.service';
 import { ModelCatalogService } from '../core/model-catalog.service';
-import { clientGone } from '../chat/response-writer';
+import { clientGone, setWorkerHeader } from '../chat/response-writer';
 import { embeddingsResponse } from './task-format';
 import { passesThrough, upstreamEmbeddings } from '../chat/upstream-job-builder';
 import { requireTaskModel } from '../core/task-models';
@@ -42,7 +42,7 @@ export class EmbeddingsController {
       clientGone(req, res).signal,
     );
     if (result.kind !== 'embeddings') throw new Error(`expected an embeddings result, got ${result.kind}`);
-    res.setHeader('X-Switchyard-Worker', workerId);
+    setWorkerHeader(res, workerId);
     return embeddingsResponse(dto.model, result, dto.encoding_format ?? 'float');
   }
 }

@@ -8,7 +8,7 @@ import { CreateModerationDto, isTextPart } from './create-moderation.dto';
 import { InferenceService } from '../core/inference.service';
 import { ModelCatalogService } from '../core/model-catalog.service';
 import { OpenAIError } from '../core/openai-error';
-import { clientGone } from '../chat/response-writer';
+import { clientGone, setWorkerHeader } from '../chat/response-writer';
 import { moderationResponse } from './task-format';
 import { requireTaskModel } from '../core/task-models';
 
@@ -30,7 +30,7 @@ export class ModerationsController {
       clientGone(req, res).signal,
     );
     if (result.kind !== 'classify') throw new Error(`expected a classify result, got ${result.kind}`);
-    res.setHeader('X-Switchyard-Worker', workerId);
+    setWorkerHeader(res, workerId);
     return moderationResponse(model, result);
   }
 }

@@ -7,7 +7,7 @@ import type { Request, Response } from 'express';
 import { RerankDto } from './rerank.dto';
 import { InferenceService } from '../core/inference.service';
 import { ModelCatalogService } from '../core/model-catalog.service';
-import { clientGone } from '../chat/response-writer';
+import { clientGone, setWorkerHeader } from '../chat/response-writer';
 import { rerankResponse } from './task-format';
 import { requireTaskModel } from '../core/task-models';
 
@@ -29,7 +29,7 @@ export class RerankController {
       clientGone(req, res).signal,
     );
     if (result.kind !== 'rerank') throw new Error(`expected a rerank result, got ${result.kind}`);
-    res.setHeader('X-Switchyard-Worker', workerId);
+    setWorkerHeader(res, workerId);
     return rerankResponse(dto.model ?? model.name, result, documents, {
       topN: dto.top_n ?? undefined,
       returnDocuments: dto.return_documents ?? true,

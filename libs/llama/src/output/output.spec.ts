@@ -1,5 +1,5 @@
 import { mergeToolCallDeltas, type ToolCall, type ToolCallDelta } from '@switchyard/contracts';
-import { prefixRules, tidyJsonGrammar } from '../grammars';
+import { prefixRules } from '../grammars';
 import { JsonValueScanner } from './json-scanner';
 import { ReasoningSplitter } from './reasoning';
 import { topEntries } from './token-logprobs';
@@ -106,19 +106,6 @@ describe('grammar helpers', () => {
   it('prefixes rule names but not text inside literals and character classes', () => {
     const g = 'root ::= "root" item [a-z-]\nitem ::= "item" | root';
     expect(prefixRules(g, 'f0-')).toBe('f0-root ::= "root" f0-item [a-z-]\nf0-item ::= "item" | f0-root');
-  });
-
-  it('drops the trailing blank-line marker and compacts whitespace rules', () => {
-    const g = [
-      'root ::= "{" whitespace-b-1-4-rule "}" "\\n\\n\\n\\n" [\\n]*',
-      'comma-whitespace-b-2-4-rule ::= "," ([\\n] (" "{8} | "\\t\\t") | [ ]?)',
-      'whitespace-b-1-4-rule ::= [\\n] ("    " | "\\t") | [ ]?',
-    ].join('\n');
-    expect(tidyJsonGrammar(g).split('\n')).toEqual([
-      'root ::= "{" whitespace-b-1-4-rule "}"',
-      'comma-whitespace-b-2-4-rule ::= "," [ ]?',
-      'whitespace-b-1-4-rule ::= [ ]?',
-    ]);
   });
 });
 
