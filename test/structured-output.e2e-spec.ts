@@ -146,6 +146,56 @@ describe('strict structured output (e2e)', () => {
     }
   });
 
+  it('schemas that are impossible, self-referring or huge are 4xx or served, never a 5xx, and the worker keeps serving', async () => {
+    const cases: Array<[string, Record<string, unknown>]> = [
+      ['a $ref to itself', { $ref: '#' }],
+      ['a property that is its own $ref', { type: 'object', properties: { a: { $ref: '#/properties/a' } }, required: ['a'] }],
+      ['a $ref that does not resolve', { $ref: '#/$defs/missing' }],
+      ['an empty range', { type: 'integer', minimum: 5, maximum: 1 }],
+      ['an empty anyOf', { anyOf: [] }],
+      ['a billion items', { type: 'array', items: { type: 'integer' }, minItems: 1e9 }],
+      ['ten million characters', { type: 'string', maxLength: 1e7 }],
+      ['a pattern a million long', { type: 'string', pattern: '^(a{1000}){1000}$' }],
+    ];
+    const statuses: Record<string, number> = {};
+    for (const [what, schema] of cases) {
+      for (const strict of [true, false]) {
+        const res = await fetch(`${stack.baseUrl}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'tiny-chat', messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_schema', json_schema: { name: 'x', schema, strict } }, max_tokens: 16 }),
+        });
+        const body = (await res.json()) as { error?: { message: string; type: string; param: string | null; code: string } };
+        statuses[`${what}${strict ? ' (strict)' : ''}`] = res.status;
+        if (res.status !== 200) expect(body.error).toMatchObject({ type: 'invalid_request_error', message: expect.any(String) });
+      }
+    }
+    expect(Object.entries(statuses).filter(([, status]) => status >= 500)).toEqual([]);
+    // Impossible or unbuildable: a 400. Not strict, an unmeetable range is left unenforced (served);
+    // a length llama.cpp cannot count that far is unbounded (no answer reaches it); an oversized
+    // pattern is refused under strict and left unenforced otherwise.
+    expect(statuses).toEqual({
+      'a $ref to itself (strict)': 400,
+      'a $ref to itself': 400,
+      'a property that is its own $ref (strict)': 400,
+      'a property that is its own $ref': 400,
+      'a $ref that does not resolve (strict)': 400,
+      'a $ref that does not resolve': 400,
+      'an empty range (strict)': 400,
+      'an empty range': 200,
+      'an empty anyOf (strict)': 400,
+      'an empty anyOf': 400,
+      'a billion items (strict)': 400,
+      'a billion items': 400,
+      'ten million characters (strict)': 200,
+      'ten million characters': 200,
+      'a pattern a million long (strict)': 400,
+      'a pattern a million long': 200,
+    });
+    const ok = await client.chat.completions.create({ model: 'tiny-chat', messages: [{ role: 'user', content: 'x' }], max_tokens: 2 });
+    expect(ok.choices).toHaveLength(1);
+  });
+
   it('a keyword no grammar can enforce is a 400 naming it under strict, and served without strict', async () => {
     const schema = { type: 'object', properties: { tags: { type: 'array', items: { type: 'string', maxLength: 3 }, maxItems: 2, uniqueItems: true } }, required: ['tags'], additionalProperties: false };
     const post = (strict: boolean): Promise<Response> =>
