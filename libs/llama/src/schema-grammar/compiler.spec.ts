@@ -49,6 +49,28 @@ describe('compileJsonSchema', () => {
     expect(accepts(schema, '{"age":65,"score":1,"count":-2100,"x":1}')).toBe(false);
   });
 
+  it('a pattern with minLength/maxLength (what zod emits for .min().max().regex()) keeps both', () => {
+    const schema = {
+      type: 'object',
+      properties: {
+        name: { type: 'string', minLength: 2, maxLength: 8, pattern: '^[A-Z][a-z]+$' },
+        loose: { type: 'string', minLength: 3, maxLength: 5, pattern: '[0-9]' },
+        code: { type: 'string', maxLength: 10, pattern: '^[A-Z]{3}-[0-9]{2}$' },
+      },
+      required: ['name', 'loose', 'code'],
+      additionalProperties: false,
+    };
+    const values = samples(schema, 300) as Array<{ name: string; loose: string }>;
+    expect(new Set(values.map((v) => v.name.length)).size).toBeGreaterThan(3);
+    expect(accepts(schema, '{"name":"Abcdefgh","loose":"ab1","code":"ABC-12"}')).toBe(true);
+    expect(accepts(schema, '{"name":"Abcdefghi","loose":"ab1","code":"ABC-12"}')).toBe(false);
+    expect(accepts(schema, '{"name":"A","loose":"ab1","code":"ABC-12"}')).toBe(false);
+    expect(accepts(schema, '{"name":"Ab","loose":"12","code":"ABC-12"}')).toBe(false);
+    // No string of the pattern fits the lengths, or a shape the length cannot be spread over: strict says so.
+    expect(() => compileJsonSchema({ type: 'string', maxLength: 4, pattern: '^[a-z]{5}$' }, { strict: true })).toThrow(UnsupportedSchema);
+    expect(() => compileJsonSchema({ type: 'string', maxLength: 4, pattern: '^(ab|c)+$' }, { strict: true })).toThrow(/maxLength/);
+  });
+
   it('patterns and formats inside objects', () => {
     const schema = {
       type: 'object',

@@ -236,8 +236,8 @@ class Compiler {
     const constrained = (keyword: 'format' | 'pattern', make: () => string): string | undefined => {
       try {
         const contents = make();
-        // A length limit on top of a pattern or format would need their intersection.
-        if (lengths) this.cannot(min > 0 ? 'minLength' : 'maxLength', path, `together with '${keyword}'`);
+        // A length limit on top of a format would need their intersection (a pattern narrows itself).
+        if (lengths && keyword === 'format') this.cannot(min > 0 ? 'minLength' : 'maxLength', path, `together with '${keyword}'`);
         return this.rules.add(`${keyword}`, `${quote} ${contents} ${quote}`);
       } catch (err) {
         if (!(err instanceof UnsupportedSchema) || this.strict) throw err;
@@ -252,7 +252,8 @@ class Compiler {
       if (rule !== undefined) return rule;
     }
     if (typeof schema.pattern === 'string') {
-      const rule = constrained('pattern', () => patternGrammar(this.rules, schema.pattern as string, `${path}/pattern`));
+      const bounds = lengths ? { min, max: max ?? Infinity, keyword: min > 0 ? 'minLength' : 'maxLength', path } : undefined;
+      const rule = constrained('pattern', () => patternGrammar(this.rules, schema.pattern as string, `${path}/pattern`, bounds));
       if (rule !== undefined) return rule;
     }
     if (!lengths) return this.baseRule('string');

@@ -359,6 +359,76 @@ function expandedSize(node: Node): number {
   }
 }
 
+/** Shortest and longest match of an anchor-free node, in code points (JSON Schema's string length). */
+function lengthRange(node: Node): readonly [number, number] {
+  switch (node.t) {
+    case 'set':
+      return [1, 1];
+    case 'bol':
+    case 'eol':
+      return [0, 0];
+    case 'seq':
+      return node.items.reduce<readonly [number, number]>((acc, item) => {
+        const [lo, hi] = lengthRange(item);
+        return [acc[0] + lo, acc[1] + hi];
+      }, [0, 0]);
+    case 'alt': {
+      const ranges = node.options.map(lengthRange);
+      return [Math.min(...ranges.map((r) => r[0])), Math.max(...ranges.map((r) => r[1]))];
+    }
+    case 'rep': {
+      const [lo, hi] = lengthRange(node.node);
+      return [node.min * lo, hi === 0 || node.max === 0 ? 0 : node.max * hi];
+    }
+  }
+}
+
+/**
+ * The branch, anchored at both ends, narrowed so that every string it matches is between `min` and
+ * `max` code points long; `null` where no string of the branch fits. Exact intersection of a regular
+ * language with a length range needs an automaton; this covers what zod and pydantic emit
+ * (`^[A-Z][a-z]+$` with min/max length): a sequence of fixed-length parts and repetitions of
+ * fixed-length parts. The slack goes to the repetitions in order, so the result matches a subset of
+ * the intersection (never a string outside it); a shape it cannot narrow is `undefined`.
+ */
+function boundBranch(branch: Branch, min: number, max: number): Branch | null | undefined {
+  const anyRep: Node = { t: 'rep', node: { t: 'set', set: ANY }, min: 0, max: Infinity };
+  const body = branch.body.t === 'seq' ? branch.body.items : [branch.body];
+  const items = [...(branch.start ? [] : [anyRep]), ...body, ...(branch.end ? [] : [anyRep])];
+  const whole: Node = { t: 'seq', items };
+  const [lo, hi] = lengthRange(whole);
+  if (lo >= min && hi <= max) return { start: true, end: true, body: whole };
+  let base = 0;
+  const unit: number[] = [];
+  for (const item of items) {
+    const [a, b] = lengthRange(item);
+    if (a === b) {
+      base += a;
+      unit.push(0);
+      continue;
+    }
+    if (item.t !== 'rep') return undefined;
+    const [f, g] = lengthRange(item.node);
+    if (f !== g || f === 0) return undefined;
+    base += item.min * f;
+    unit.push(f);
+  }
+  if (base > max) return null;
+  let slack = max - base;
+  let need = Math.max(0, min - base);
+  const bounded = items.map((item, i): Node => {
+    if (unit[i] === 0 || item.t !== 'rep') return item;
+    const f = unit[i];
+    const extra = Math.min(item.max - item.min, Math.floor(slack / f));
+    const required = Math.min(extra, Math.ceil(need / f));
+    slack -= extra * f;
+    need = Math.max(0, need - required * f);
+    return { t: 'rep', node: item.node, min: item.min + required, max: item.min + extra };
+  });
+  if (need > 0) return null;
+  return { start: true, end: true, body: { t: 'seq', items: bounded } };
+}
+
 /** Writes the anchor-free AST as GBNF over JSON text; `undefined` where nothing can match. */
 class Emitter {
   constructor(private readonly rules: RuleSet) {}
@@ -455,7 +525,7 @@ class Emitter {
  * matches `pattern`. Each character is written as JSON.stringify would, so every string the grammar
  * allows parses, and every matching value has its usual encoding allowed.
  */
-export function patternGrammar(rules: RuleSet, pattern: string, path: string): string {
+export function patternGrammar(rules: RuleSet, pattern: string, path: string, lengths?: { min: number; max: number; keyword: string; path: string }): string {
   try {
     new RegExp(pattern, 'u');
   } catch (err) {
@@ -467,7 +537,14 @@ export function patternGrammar(rules: RuleSet, pattern: string, path: string): s
   const emitter = new Emitter(rules);
   const any = (): string => emitter.set(ANY)!.text;
   const options: string[] = [];
-  for (const branch of branches(ast, (reason) => parser.refuse(reason))) {
+  let all = branches(ast, (reason) => parser.refuse(reason));
+  if (lengths !== undefined) {
+    const bounded = all.map((branch) => boundBranch(branch, lengths.min, lengths.max));
+    if (bounded.some((b) => b === undefined)) throw new UnsupportedSchema(lengths.keyword, lengths.path, "together with this 'pattern' (only sequences of fixed-length parts and their repetitions can be length-bounded)");
+    all = bounded.filter((b): b is Branch => b !== null && b !== undefined);
+    if (all.length === 0) throw new UnsupportedSchema(lengths.keyword, lengths.path, "no string matching 'pattern' has a length in range");
+  }
+  for (const branch of all) {
     const body = emitter.node(branch.body);
     if (body === undefined) continue;
     if (body.text === '""' && !(branch.start && branch.end)) {
