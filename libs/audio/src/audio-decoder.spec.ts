@@ -18,8 +18,9 @@ function alive(pid: number): boolean {
   }
 }
 
+// Up to 10 s: on a loaded 2-core CI machine a killed ffmpeg took longer than 2 s to be reaped.
 async function waitGone(pid: number): Promise<boolean> {
-  for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 500 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
   return !alive(pid);
 }
 
