@@ -9,6 +9,7 @@ import { AUDIO_UPLOAD_PATHS } from './audio/audio.controller';
 import { IMAGE_UPLOAD_PATHS } from './images/images.controller';
 import { jsonBody } from './core/json-body.middleware';
 import { createValidationPipe } from './core/validation';
+import { reenterRequestContext, requestContext } from './core/request-context';
 
 const log = new Logger('gateway');
 
@@ -22,7 +23,9 @@ async function main(): Promise<void> {
     abortOnError: false,
   });
   app.disable('x-powered-by');
+  app.use(requestContext);
   for (const step of jsonBody(env.MAX_BODY_BYTES, [...AUDIO_UPLOAD_PATHS, ...IMAGE_UPLOAD_PATHS])) app.use(step);
+  app.use(reenterRequestContext);
   app.useGlobalPipes(createValidationPipe());
   await app.listen(env.PORT, env.HOST);
   handleShutdown(app, log);

@@ -124,6 +124,8 @@ export interface TokenJobData {
 export interface JobOwner {
   /** Id of that gateway (its heartbeat is `gatewayHeartbeatKey(owner)`); absent on older gateways' jobs. */
   owner?: string;
+  /** The HTTP request's id (`x-request-id`), for the worker's log lines about this job. */
+  requestId?: string;
 }
 
 /** Everything on a llama.cpp model's queue. */

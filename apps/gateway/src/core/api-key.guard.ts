@@ -10,6 +10,7 @@ import type { Request } from 'express';
 import { splitList } from '@switchyard/runtime';
 import { GATEWAY_ENV, type GatewayEnv } from './gateway-config';
 import { OpenAIError } from './openai-error';
+import { requestContextOf } from './request-context';
 
 const ACCESS_KEY = 'switchyard:access';
 type Access = 'public' | 'admin';
@@ -18,8 +19,13 @@ export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(ACCESS
 /** A route that needs an admin key. */
 export const Admin = (): MethodDecorator & ClassDecorator => SetMetadata(ACCESS_KEY, 'admin' satisfies Access);
 
-function matches(keys: Buffer[], given: Buffer): boolean {
-  return keys.some((k) => k.length === given.length && timingSafeEqual(k, given));
+/** Index of the matching key, or -1; every key is compared, so the time does not say which matched. */
+function matchIndex(keys: Buffer[], given: Buffer): number {
+  let found = -1;
+  keys.forEach((k, i) => {
+    if (k.length === given.length && timingSafeEqual(k, given) && found < 0) found = i;
+  });
+  return found;
 }
 
 @Injectable()
@@ -53,12 +59,17 @@ export class ApiKeyGuard implements CanActivate {
       );
     }
     const given = Buffer.from(match[1].trim());
-    const admin = matches(this.adminKeys, given);
-    if (!admin && !matches(this.userKeys, given)) {
+    const adminIndex = matchIndex(this.adminKeys, given);
+    const userIndex = matchIndex(this.userKeys, given);
+    const admin = adminIndex >= 0;
+    if (!admin && userIndex < 0) {
       const text = given.toString();
       const shown = text.length > 8 ? `${text.slice(0, 3)}...${text.slice(-4)}` : '***';
       throw new OpenAIError(401, `Incorrect API key provided: ${shown}.`, 'invalid_request_error', 'invalid_api_key');
     }
+    // Keys are named by their place in API_KEYS / ADMIN_KEYS, for logs and metrics (never the key).
+    const request = requestContextOf(ctx.switchToHttp().getRequest<Request>());
+    if (request) request.keyName = admin ? `admin-${adminIndex + 1}` : `user-${userIndex + 1}`;
     if (access === 'admin' && !admin) {
       throw new OpenAIError(403, 'This endpoint needs an admin key.', 'permission_error', 'admin_key_required');
     }

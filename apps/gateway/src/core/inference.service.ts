@@ -34,6 +34,7 @@ import { ModelControlService } from './model-control.service';
 import { OpenAIError } from './openai-error';
 import { QueueAdmission } from './queue-admission';
 import { RedisConnections } from './redis-connections';
+import { addUsage, currentRequest, markFirstToken } from './request-context';
 import { checkAccepts } from './task-models';
 import { WorkerRegistry } from './worker-registry.service';
 
@@ -75,6 +76,8 @@ export class InferenceService implements OnApplicationShutdown {
   /** Runs every job (e.g. one per prompt or per choice) and merges their events, tagged by index. */
   async *generate(model: ModelDescriptor, jobs: QueuedJobData[], signal: AbortSignal): AsyncGenerator<IndexedEvent> {
     checkAccepts(model, jobs.map((j) => j.kind));
+    const request = currentRequest();
+    if (request) request.model = model.name;
     // While Redis is down every step below would wait in ioredis's offline queue for the outage.
     this.redis.assertReady();
     // Subscribing overlaps with the admission checks: both are round trips to Redis.
@@ -218,9 +221,11 @@ export class InferenceService implements OnApplicationShutdown {
     const interrupt = (): void => reader.interrupt();
     signal.addEventListener('abort', interrupt);
     let finished = false;
+    const request = currentRequest();
     try {
       try {
-        await queue.add(data.kind, { ...data, owner: this.heartbeat.id, enqueuedAt: Date.now() }, { ...backendOf(model).jobOptions, jobId });
+        const stamped = { ...data, owner: this.heartbeat.id, enqueuedAt: Date.now(), ...(request ? { requestId: request.id } : {}) };
+        await queue.add(data.kind, stamped, { ...backendOf(model).jobOptions, jobId });
       } finally {
         // Counted by the queue itself from here on.
         await this.admission.release(queue, jobId).catch(() => undefined);
@@ -289,9 +294,14 @@ export class InferenceService implements OnApplicationShutdown {
             break;
           case 'delta':
             streamed = true;
+            markFirstToken(request);
             yield { index, event };
             break;
           case 'done':
+            addUsage(event.usage.promptTokens, event.usage.completionTokens, request);
+            finished = true;
+            yield { index, event };
+            return;
           case 'result':
             finished = true;
             yield { index, event };

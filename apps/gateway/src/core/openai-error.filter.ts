@@ -6,6 +6,7 @@ import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException } from '
 import type { Request, Response } from 'express';
 import { Logger } from '@switchyard/runtime';
 import { OpenAIError, type OpenAIErrorBody } from './openai-error';
+import { requestContextOf } from './request-context';
 
 const log = new Logger('gateway.errors');
 
@@ -25,6 +26,8 @@ export function toOpenAIError(err: unknown, req?: Request): OpenAIError {
 
 /** Writes an OpenAI error to an Express response, as JSON or as a last SSE event. */
 export function sendOpenAIError(res: Response, err: OpenAIError): void {
+  const ctx = requestContextOf(res.req);
+  if (ctx) ctx.errorCode = err.body.error.code ?? err.body.error.type;
   if (res.headersSent) {
     if (!res.writableEnded) {
       res.write(`data: ${JSON.stringify(err.body satisfies OpenAIErrorBody)}\n\n`);
