@@ -32,7 +32,7 @@ const storage = new AsyncLocalStorage<RequestContext>();
 const ON_REQUEST = Symbol('switchyard.requestContext');
 
 /** A client's id is kept when it is a short run of safe characters; anything else gets a fresh one. */
-const CLIENT_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
+const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** The context of the request being served, or undefined outside one (workers, timers, start-up). */
 export function currentRequest(): RequestContext | undefined {
