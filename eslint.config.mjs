@@ -19,6 +19,18 @@ export default tseslint.config(
     },
   },
   {
+    // The playground's browser script: plain JS served as is, so no type information to lint with.
+    files: ['apps/gateway/src/playground/public/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      sourceType: 'script',
+      parserOptions: { projectService: false },
+      globals: Object.fromEntries(
+        ['document', 'localStorage', 'fetch', 'TextDecoder', 'performance', 'FormData', 'URL', 'Image', 'Option', 'AbortController'].map((g) => [g, 'readonly']),
+      ),
+    },
+  },
+  {
     files: ['**/*.spec.ts', 'test/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },

@@ -258,8 +258,8 @@ describe('upstream and runner claims (e2e)', () => {
       out.text
         .split('\n')
         .filter((l) => l.includes('"disconnected from the gateway; reconnecting"'))
-        .map((l) => JSON.parse(l.slice(l.indexOf('{'))) as { t: string; inMs: number })
-        .map((l) => ({ t: Date.parse(l.t), inMs: l.inMs }));
+        .map((l) => JSON.parse(l.slice(l.indexOf('{'))) as { time: string; inMs: number })
+        .map((l) => ({ t: Date.parse(l.time), inMs: l.inMs }));
     // Nothing listens on the port: four failed attempts.
     await waitUntil(async () => waits().length >= 4, 60_000, 'four reconnect attempts', [out.text]);
     const seen = waits().slice(0, 4);

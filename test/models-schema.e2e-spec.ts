@@ -15,7 +15,7 @@ describe('a misspelled models-file key at start', () => {
   writeFileSync(file, 'models:\n  - name: qwen\n    path: q.gguf\n    thread: 2\n');
 
   it.each([
-    ['launcher', 'switchyard'],
+    ['launcher', 'launcher'],
     ['gateway', 'gateway'],
     ['llm-worker', 'llm-worker'],
     ['onnx-worker', 'onnx-worker'],
@@ -27,6 +27,9 @@ describe('a misspelled models-file key at start', () => {
       timeout: 30_000,
     });
     expect(run.status).toBe(1);
-    expect(run.stderr.trim().split('\n')).toEqual([`${prefix}: ${file}: models[0] (qwen): unknown key 'thread' (did you mean 'threads'?)`]);
+    // One JSON log line (every line of every process is JSON), its message naming the key, no stack.
+    const lines = run.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toEqual([expect.objectContaining({ level: 'fatal', c: prefix, msg: `${file}: models[0] (qwen): unknown key 'thread' (did you mean 'threads'?)` })]);
+    expect(lines[0]).not.toHaveProperty('err');
   });
 });

@@ -92,7 +92,7 @@ async function main(): Promise<void> {
   const log = output.join('');
   if (/"level":"(error|fatal)"/.test(log)) fail('errors were logged while it ran or stopped');
   // The private redis-server runs in a process group of its own: the launcher must have stopped it.
-  const redisPort = /"msg":"started a private redis-server","url":"redis:\/\/127\.0\.0\.1:(\d+)"/.exec(log)?.[1];
+  const redisPort = /"url":"redis:\/\/127\.0\.0\.1:(\d+)"[^\n]*"msg":"started a private redis-server"/.exec(log)?.[1];
   if (redisPort === undefined) fail('the launcher did not say it started a private redis-server');
   const redisUp = await new Promise<boolean>((resolve) => {
     const socket = connect(Number(redisPort), '127.0.0.1', () => {

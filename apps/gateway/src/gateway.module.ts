@@ -14,14 +14,17 @@ import { ChatModule } from './chat/chat.module';
 import { ImagesModule } from './images/images.module';
 import { ApiKeyGuard } from './core/api-key.guard';
 import { CoreModule } from './core/core.module';
+import { LoggingModule } from './logging/logging.module';
+import { DashboardModule } from './dashboard/dashboard.module';
 import type { GatewayEnv } from './core/gateway-config';
 import { OpenAIErrorFilter } from './core/openai-error.filter';
 import { ModelsModule } from './models/models.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { RunnerBridgeModule } from './runner-bridge/runner-bridge.module';
 import { TasksModule } from './tasks/tasks.module';
 import { TokensModule } from './tokens/tokens.module';
 
-const FEATURES = [ModelsModule, ChatModule, TasksModule, AudioModule, ImagesModule, TokensModule, AdminModule, RunnerBridgeModule];
+const FEATURES = [ModelsModule, ChatModule, TasksModule, AudioModule, ImagesModule, TokensModule, AdminModule, RunnerBridgeModule, DashboardModule, MetricsModule];
 
 @Module({})
 export class GatewayModule {
@@ -29,7 +32,7 @@ export class GatewayModule {
   static withEnv(env: GatewayEnv): DynamicModule {
     return {
       module: GatewayModule,
-      imports: [CoreModule.withEnv(env), ...FEATURES],
+      imports: [LoggingModule, CoreModule.withEnv(env), ...FEATURES],
       providers: [
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_FILTER, useClass: OpenAIErrorFilter },

@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { EnvError, handleShutdown, loadEnv, loadModelsFile, Logger, ModelsFileError, splitList } from '@switchyard/runtime';
+import { EnvError, exitWithFatal, handleShutdown, loadEnv, loadModelsFile, Logger, ModelsFileError, NestLogger, splitList } from '@switchyard/runtime';
 import { GatewayEnv } from './core/gateway-config';
 import { GatewayModule } from './gateway.module';
 import { AUDIO_UPLOAD_PATHS } from './audio/audio.controller';
@@ -10,6 +10,11 @@ import { IMAGE_UPLOAD_PATHS } from './images/images.controller';
 import { jsonBody } from './core/json-body.middleware';
 import { createValidationPipe } from './core/validation';
 import { reenterRequestContext, requestContext } from './core/request-context';
+import { accessLog } from './logging/access-log.middleware';
+import { installRequestLogContext } from './logging/logging.module';
+import { QueueDashboardService } from './dashboard/queue-dashboard.service';
+import { mountPlayground } from './playground/playground';
+import { setupOpenApi } from './docs/openapi';
 
 const log = new Logger('gateway');
 
@@ -19,13 +24,18 @@ async function main(): Promise<void> {
   loadModelsFile(env.MODELS_FILE);
   const app = await NestFactory.create<NestExpressApplication>(GatewayModule.withEnv(env), {
     bodyParser: false,
-    logger: ['error', 'warn'],
+    logger: new NestLogger(),
     abortOnError: false,
   });
   app.disable('x-powered-by');
+  installRequestLogContext();
   app.use(requestContext);
+  app.use(accessLog());
   for (const step of jsonBody(env.MAX_BODY_BYTES, [...AUDIO_UPLOAD_PATHS, ...IMAGE_UPLOAD_PATHS])) app.use(step);
   app.use(reenterRequestContext);
+  app.get(QueueDashboardService).mount(app);
+  mountPlayground(app);
+  await setupOpenApi(app);
   app.useGlobalPipes(createValidationPipe());
   await app.listen(env.PORT, env.HOST);
   handleShutdown(app, log);
@@ -37,7 +47,5 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  const known = err instanceof EnvError || err instanceof ModelsFileError;
-  process.stderr.write(`gateway: ${known ? (err as Error).message : ((err as Error).stack ?? String(err))}\n`);
-  process.exit(1);
+  exitWithFatal('gateway', err, err instanceof EnvError || err instanceof ModelsFileError);
 });

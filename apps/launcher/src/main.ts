@@ -9,7 +9,7 @@ import { fork } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import type { ModelDescriptor } from '@switchyard/contracts';
 import { dirname, join, resolve } from 'node:path';
-import { loadModelsFile, Logger, ModelsFileError, RedisServerMissingError, startLocalRedis, type LocalRedis } from '@switchyard/runtime';
+import { exitWithFatal, loadModelsFile, Logger, ModelsFileError, RedisServerMissingError, startLocalRedis, type LocalRedis } from '@switchyard/runtime';
 import { generateBertModel, generateDiffusionPipeline, generateLlamaModel, generateVitsModel, generateWhisperModel } from '@switchyard/model-gen';
 import { ChildSupervisor, type SupervisedChild } from './child-supervisor';
 
@@ -52,10 +52,11 @@ async function main(): Promise<void> {
       redis = await startLocalRedis({ ownProcessGroup: true });
     } catch (err) {
       if (err instanceof RedisServerMissingError) {
-        process.stderr.write(
-          'switchyard: no REDIS_URL set and redis-server is not installed; install it (Debian/Ubuntu: sudo apt-get install -y redis-server) or set REDIS_URL=redis://host:6379\n',
+        exitWithFatal(
+          'launcher',
+          new Error('no REDIS_URL set and redis-server is not installed; install it (Debian/Ubuntu: sudo apt-get install -y redis-server) or set REDIS_URL=redis://host:6379'),
+          true,
         );
-        process.exit(1);
       }
       throw err;
     }
@@ -76,9 +77,18 @@ async function main(): Promise<void> {
     log.error('stopping the service: a child could not be kept running', { child: name });
     void stop(1);
   });
-  const app = (name: string): SupervisedChild => ({ name, start: () => fork(join(ROOT, `dist/apps/${name}/src/main.js`), [], { env, stdio: 'inherit' }) });
+  // WORKER_HTTP_BASE_PORT gives each worker its probes and metrics port (base, base + 1, ...): one
+  // WORKER_HTTP_PORT shared by every child would collide, so it is never passed on as is.
+  const basePort = Number(process.env.WORKER_HTTP_BASE_PORT) || undefined;
+  let workerPorts = 0;
+  const app = (name: string, worker = true): SupervisedChild => {
+    const childEnv: NodeJS.ProcessEnv = { ...env };
+    delete childEnv.WORKER_HTTP_PORT;
+    if (worker && basePort !== undefined) childEnv.WORKER_HTTP_PORT = String(basePort + workerPorts++);
+    return { name, start: () => fork(join(ROOT, `dist/apps/${name}/src/main.js`), [], { env: childEnv, stdio: 'inherit' }) };
+  };
   supervisor.add(app('llm-worker'));
-  supervisor.add(app('gateway'));
+  supervisor.add(app('gateway', false));
   // Upstream models (OpenAI-compatible servers) are served by their own worker, ONNX models by theirs.
   if (models.some((m) => m.backend === 'upstream')) supervisor.add(app('upstream-worker'));
   if (models.some((m) => m.backend === 'onnx')) supervisor.add(app('onnx-worker'));
@@ -88,6 +98,5 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   // A bad models file is the user's to fix: one line naming the key, no stack.
-  process.stderr.write(`switchyard: ${err instanceof ModelsFileError ? err.message : ((err as Error).stack ?? String(err))}\n`);
-  process.exit(1);
+  exitWithFatal('launcher', err, err instanceof ModelsFileError);
 });

@@ -5,7 +5,7 @@
  * past its drain frees the model under the jobs left, and they report it.
  */
 import type { ImageProgress, OnnxModelDescriptor, TaskJobData } from '@switchyard/contracts';
-import { kindList, type JobContext, type JobOutcome, type KindHandlers, type ModelEngine } from '@switchyard/runtime';
+import { kindList, type JobContext, type JobOutcome, type KindHandlers, type LoadReporter, type ModelEngine } from '@switchyard/runtime';
 import { MODEL_TYPES } from './model-types';
 import type { ServedModel } from './model-types/model-type';
 import type { TransformersModule } from './transformers';
@@ -50,11 +50,13 @@ export class OnnxJobEngine implements ModelEngine<TaskJobData> {
     };
   }
 
-  async load(): Promise<void> {
+  async load(report?: LoadReporter): Promise<void> {
+    report?.({ progress: 0, stage: 'files' });
     this.served = await MODEL_TYPES[this.descriptor.task].load(this.descriptor, {
       lib: this.lib,
       device: this.device,
       othersComing: () => this.preparing > 0,
+      report,
     });
   }
 

@@ -33,3 +33,28 @@ export function controlReplyChannel(requestId: string): string {
 export function modelLoadLockKey(model: string): string {
   return `${REDIS_PREFIX}:model:${model}:loading`;
 }
+
+/**
+ * Where a load stands, as the engine reports it: `progress` from 0 to 1 over the whole load (1 only
+ * once it is ready) and a short name for the current step (llama.cpp: `weights`, `context`; onnx:
+ * `files`, `session`).
+ */
+export interface LoadStep {
+  progress: number;
+  stage: string;
+}
+
+/**
+ * Published on a worker's load-progress channel at each heartbeat written for a load step (so at
+ * most every few hundred ms), for a client watching one load (the admin API's SSE load stream).
+ */
+export interface LoadProgressMessage {
+  model: string;
+  state: 'loading' | 'ready' | 'unloading' | 'failed';
+  progress?: number;
+  stage?: string;
+}
+
+export function workerLoadProgressChannel(workerId: string): string {
+  return `${REDIS_PREFIX}:worker:${workerId}:load-progress`;
+}

@@ -61,6 +61,9 @@ export interface WorkerModelState {
   error?: string;
   /** Long jobs' progress by job id (image jobs: denoising step k of n). */
   progress?: Record<string, { step: number; steps: number }>;
+  /** While `loading`: how far the load is (0..1) and its current step (see LoadStep in control.ts). */
+  loadProgress?: number;
+  loadStage?: string;
 }
 
 /** What a worker announces in its heartbeat. */

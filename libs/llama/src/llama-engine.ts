@@ -5,7 +5,7 @@
  * best free sequence and reports events through a sink. The llm worker's ModelHost drives it from a
  * BullMQ queue; the remote runner drives it from its gRPC stream.
  */
-import type { EmbeddingsJobData, EmbeddingsResult, LlamaCppModelDescriptor, LlmJobData, StartEvent, TokenAnswer, TokenJobData } from '@switchyard/contracts';
+import type { EmbeddingsJobData, EmbeddingsResult, LlamaCppModelDescriptor, LlmJobData, LoadStep, StartEvent, TokenAnswer, TokenJobData } from '@switchyard/contracts';
 import { runEmbeddings } from './embeddings';
 import { cachedPrefix, runGeneration } from './generation';
 import { GenerationRejected } from './generation-errors';
@@ -44,11 +44,19 @@ export class LlamaEngine {
     private readonly llama: Llama,
   ) {}
 
-  /** Loads the model and its context; frees what it opened when it fails. */
-  async load(): Promise<void> {
+  /**
+   * Loads the model and its context; frees what it opened when it fails. `report` hears llama.cpp's
+   * own load progress (the weights, to 90%), then the context's creation.
+   */
+  async load(report?: (step: LoadStep) => void): Promise<void> {
     const d = this.descriptor;
     try {
-      this.model = await this.llama.loadModel({ modelPath: d.path, gpuLayers: d.gpuLayers });
+      this.model = await this.llama.loadModel({
+        modelPath: d.path,
+        gpuLayers: d.gpuLayers,
+        ...(report ? { onLoadProgress: (p: number) => report({ progress: 0.9 * p, stage: 'weights' }) } : {}),
+      });
+      report?.({ progress: 0.9, stage: 'context' });
       if (d.embedding) {
         this.embedder = await this.model.createEmbeddingContext({ contextSize: d.contextSize, threads: d.threads });
       } else {

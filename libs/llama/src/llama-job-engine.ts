@@ -4,7 +4,7 @@
  * worker hosts it behind the model's BullMQ queue (QueueHost), the runner behind its gRPC stream.
  */
 import type { EmbeddingsJobData, LlamaCppModelDescriptor, LlmJobData, LlmQueueJob } from '@switchyard/contracts';
-import { kindList, type JobContext, type JobOutcome, type KindHandlers, type ModelEngine } from '@switchyard/runtime';
+import { kindList, type JobContext, type JobOutcome, type KindHandlers, type LoadReporter, type ModelEngine } from '@switchyard/runtime';
 import { LlamaEngine } from './llama-engine';
 import type { Llama, NodeLlamaCppModule } from './node-llama-cpp';
 
@@ -34,8 +34,8 @@ export class LlamaJobEngine implements ModelEngine<LlamaJob> {
     };
   }
 
-  load(): Promise<void> {
-    return this.engine.load();
+  load(report?: LoadReporter): Promise<void> {
+    return this.engine.load(report);
   }
 
   dispose(): Promise<void> {

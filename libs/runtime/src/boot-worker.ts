@@ -12,7 +12,7 @@ import { hostname } from 'node:os';
 import type { Backend, ModelOf } from '@switchyard/contracts';
 import { EnvError, loadEnv, splitList, type WorkerEnv } from './env';
 import { assertHandlesKinds } from './job-handlers';
-import { Logger } from './logger';
+import { exitWithFatal, Logger, NestLogger } from './logger';
 import { loadModelsFile, ModelsFileError } from './models-file';
 import { handleShutdown } from './shutdown';
 
@@ -41,14 +41,12 @@ export function bootWorker<E extends WorkerEnv>(app: WorkerApp<E>): void {
     loadModelsFile(env.MODELS_FILE);
     const context = await NestFactory.createApplicationContext(
       { module: WorkerAppModule, providers: [app.service, { provide: WORKER_ENV, useValue: env }] },
-      { logger: ['error', 'warn'], abortOnError: false },
+      { logger: new NestLogger(), abortOnError: false },
     );
     handleShutdown(context, new Logger(app.name));
   };
   start().catch((err: unknown) => {
-    const known = err instanceof EnvError || err instanceof ModelsFileError;
-    process.stderr.write(`${app.name}: ${known ? (err as Error).message : ((err as Error).stack ?? String(err))}\n`);
-    process.exit(1);
+    exitWithFatal(app.name, err, err instanceof EnvError || err instanceof ModelsFileError);
   });
 }
 

@@ -4,7 +4,7 @@
  */
 import 'reflect-metadata';
 import { plainToInstance } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Min, validateSync } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
 
 export class EnvError extends Error {}
 
@@ -40,6 +40,10 @@ export class CommonEnv {
 
   @IsIn(['debug', 'info', 'warn', 'error'])
   LOG_LEVEL: string = 'info';
+
+  /** `off` observes nothing for /metrics (it then answers 404): for measuring what metrics cost. */
+  @IsIn(['on', 'off'])
+  METRICS: 'on' | 'off' = 'on';
 }
 
 /** Variables every worker reads (llm, onnx, upstream): which models, its id, how long it drains. */
@@ -57,4 +61,14 @@ export class WorkerEnv extends CommonEnv {
   @IsInt()
   @Min(0)
   SHUTDOWN_DRAIN_MS: number = 20_000;
+
+  /** Port of the worker's probes and metrics (/health/live, /health/ready, /metrics); unset: none. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(65535)
+  WORKER_HTTP_PORT?: number;
+
+  @IsString()
+  WORKER_HTTP_HOST: string = '0.0.0.0';
 }

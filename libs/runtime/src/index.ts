@@ -23,3 +23,5 @@ export * from './model-engine';
 export * from './queue-host';
 export * from './boot-worker';
 export * from './queue-worker';
+export * from './worker-metrics';
+export * from './worker-http';

@@ -5,10 +5,13 @@
  * returns how the job ended; `runKind` turns a missing handler, a Rejection or any other failure
  * into the error event, the same way for every host.
  */
-import type { DeltaEvent, DoneEvent, ErrorEvent, JobResults, ResultData, ResultEvent, StartEvent, UnsequencedEvent } from '@switchyard/contracts';
+import type { DeltaEvent, DoneEvent, ErrorEvent, JobResults, LoadStep, ResultData, ResultEvent, StartEvent, UnsequencedEvent } from '@switchyard/contracts';
 import { rejectionEvent, serverErrorEvent, type UnsequencedError } from './job-errors';
 import type { Logger } from './logger';
 import { Rejection } from './rejection';
+
+/** How an engine reports a load's progress (0..1, below 1 until the load returns) and step. */
+export type LoadReporter = (step: LoadStep) => void;
 
 /** What one job's handler gets from its host. */
 export interface JobContext {
@@ -52,8 +55,11 @@ export type KindHandlers<J extends { kind: string }> = { readonly [K in J['kind'
 
 export interface ModelEngine<J extends { kind: string }> {
   readonly handlers: KindHandlers<J>;
-  /** Loads the model; throws (after cleaning up what it opened) when it cannot. */
-  load(): Promise<void>;
+  /**
+   * Loads the model; throws (after cleaning up what it opened) when it cannot. `report` takes the
+   * load's steps as they happen (the host shows them in heartbeats); it may be called often.
+   */
+  load(report?: LoadReporter): Promise<void>;
   /** Frees the model; jobs still running under it fail (their host reports them as cut by the unload). */
   dispose(): Promise<void>;
   /** Fields for the "model ready" log line. */

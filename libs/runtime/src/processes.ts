@@ -7,17 +7,27 @@ import { join } from 'node:path';
 
 export type AppName = 'gateway' | 'llm-worker' | 'upstream-worker' | 'runner' | 'onnx-worker';
 
-/** Starts `dist/apps/<app>/src/main.js` under `root`, collecting its output into `logs`. */
+/** Starts `dist/apps/<app>/src/main.js` under `root`, collecting its output into `logs`, one entry a line. */
 export function startApp(root: string, app: AppName, env: Record<string, string>, logs: string[]): ChildProcess {
   const child = spawn(process.execPath, [join(root, `dist/apps/${app}/src/main.js`)], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const collect = (b: Buffer): void => {
-    logs.push(`[${app}] ${b.toString()}`);
+  // Whole lines, each with its app's name: a chunk can end mid-line, and two streams interleave.
+  const collect = (stream: NodeJS.ReadableStream | null): void => {
+    let rest = '';
+    stream?.setEncoding('utf8');
+    stream?.on('data', (text: string) => {
+      const lines = (rest + text).split('\n');
+      rest = lines.pop()!;
+      for (const line of lines) logs.push(`[${app}] ${line}\n`);
+    });
+    stream?.on('end', () => {
+      if (rest) logs.push(`[${app}] ${rest}\n`);
+    });
   };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
+  collect(child.stdout);
+  collect(child.stderr);
   return child;
 }
 

@@ -12,11 +12,12 @@ import { BACKENDS, REDIS_PREFIX, jobCancelKey, type Backend, type WorkerModelSta
 import type { CancelListener } from './cancel-listener';
 import { JobEventsPublisher } from './job-events.publisher';
 import { modelUnloadedEvent, workerLostEvent, type UnsequencedError } from './job-errors';
-import type { Logger } from './logger';
-import { isCancellable, runKind, type JobContext, type JobEnd, type ModelEngine } from './model-engine';
+import { withLogFields, type Logger } from './logger';
+import { isCancellable, runKind, type JobContext, type JobEnd, type LoadReporter, type ModelEngine } from './model-engine';
 import { requestHoldMs } from './models-file';
 import { closeQueueWorker, consumeQueue } from './queue-consumer';
 import type { HostedModel } from './worker-lifecycle';
+import type { JobOutcomeLabel, WorkerMetrics } from './worker-metrics';
 
 export interface QueueHostDeps {
   redisUrl: string;
@@ -26,6 +27,8 @@ export interface QueueHostDeps {
   cancels?: CancelListener;
   workerId: string;
   logger: Logger;
+  /** Observes jobs and loads for /metrics (absent with METRICS=off). */
+  metrics?: WorkerMetrics;
 }
 
 /** The models-file fields every hosted model has. */
@@ -51,6 +54,8 @@ export class QueueHost<D extends HostedDescriptor, J extends { kind: string; kee
   private queueConnection: Redis | undefined;
   private state: WorkerModelState['state'] = 'loading';
   private error: string | undefined;
+  /** The engine's last reported load step, shown while loading. */
+  private loadStep = { progress: 0, stage: 'starting' };
   private readonly running = new Map<string, AbortController>();
   /** Jobs aborted from this side (an unload past its drain), not by their clients. */
   private readonly stopped = new Set<string>();
@@ -96,6 +101,7 @@ export class QueueHost<D extends HostedDescriptor, J extends { kind: string; kee
       keepAliveMs: this.descriptor.keepAliveMs,
       ...(this.error ? { error: this.error } : {}),
       ...(progress ? { progress } : {}),
+      ...(this.state === 'loading' ? { loadProgress: this.loadStep.progress, loadStage: this.loadStep.stage } : {}),
     };
   }
 
@@ -105,15 +111,25 @@ export class QueueHost<D extends HostedDescriptor, J extends { kind: string; kee
     return this.state === 'ready' && this.running.size === 0 && keepAlive >= 0 && now - this.lastUsed >= keepAlive && now >= this.heldUntil;
   }
 
-  /** Loads the engine and starts consuming the model's queue; throws (after cleaning up) when it cannot. */
-  async load(): Promise<void> {
+  /**
+   * Loads the engine and starts consuming the model's queue; throws (after cleaning up) when it
+   * cannot. `onStep` hears of each step the engine reports (already in `status()`).
+   */
+  async load(onStep?: () => void): Promise<void> {
     const started = Date.now();
+    const report: LoadReporter = (step) => {
+      // Engines may report often and out of order across stages: progress only moves forward.
+      if (step.progress <= this.loadStep.progress && step.stage === this.loadStep.stage) return;
+      this.loadStep = { progress: Math.round(Math.min(0.99, Math.max(this.loadStep.progress, step.progress)) * 1000) / 1000, stage: step.stage };
+      onStep?.();
+    };
     try {
-      await this.engine.load();
+      await this.engine.load(report);
     } catch (err) {
       this.state = 'failed';
       this.error = (err as Error).message;
       this.log.error('model failed to load', { error: this.error });
+      this.deps.metrics?.modelLoaded(this.name, (Date.now() - started) / 1000, false);
       throw err;
     }
     const spec = BACKENDS[this.options.backend];
@@ -130,16 +146,30 @@ export class QueueHost<D extends HostedDescriptor, J extends { kind: string; kee
     this.queueConnection = consumer.connection;
     this.state = 'ready';
     this.lastUsed = Date.now();
+    this.deps.metrics?.modelLoaded(this.name, (Date.now() - started) / 1000, true);
     this.log.info('model ready', { ms: Date.now() - started, concurrency: this.options.concurrency, ...this.engine.describe() });
   }
 
-  private async process(job: Job<J>): Promise<void> {
+  /** Every line logged while a job runs, here or deep in its engine, carries its jobId and requestId. */
+  private process(job: Job<J>): Promise<void> {
+    const requestId = (job.data as { requestId?: unknown }).requestId;
+    return withLogFields({ jobId: job.id, requestId: typeof requestId === 'string' ? requestId : undefined }, () => this.run(job));
+  }
+
+  private async run(job: Job<J>): Promise<void> {
     const jobId = job.id!;
+    const started = performance.now();
+    this.log.debug('job started', { kind: job.data.kind, attempt: job.attemptsStarted });
     const abort = new AbortController();
     this.running.set(jobId, abort);
     const cancellable = isCancellable(this.engine.handlers, job.data.kind);
     if (cancellable) this.deps.cancels?.register(jobId, abort);
     let events: JobEventsPublisher | undefined;
+    const startedAt = performance.now();
+    let firstTokenAt: number | undefined;
+    let outcome: JobOutcomeLabel = 'aborted';
+    let usage: { promptTokens: number; completionTokens: number } | undefined;
+    this.deps.metrics?.jobTaken(this.name, (job.data as { enqueuedAt?: number }).enqueuedAt);
     try {
       // The flag covers a cancel published before this worker took the job; its round trip
       // overlaps with reading the event log.
@@ -148,6 +178,7 @@ export class QueueHost<D extends HostedDescriptor, J extends { kind: string; kee
       events = await JobEventsPublisher.forJob(this.deps.publisher, jobId, job.attemptsStarted > 1);
       if (events.alreadyStreamed) {
         // A worker died after streaming part of this answer; replaying it would repeat text.
+        outcome = 'error';
         await events.emit(workerLostEvent());
         return;
       }
@@ -156,7 +187,10 @@ export class QueueHost<D extends HostedDescriptor, J extends { kind: string; kee
         jobId,
         workerId: this.deps.workerId,
         signal: abort.signal,
-        emit: (event) => void publisher.emit(event),
+        emit: (event) => {
+          if (firstTokenAt === undefined && event.type === 'delta') firstTokenAt = performance.now();
+          void publisher.emit(event);
+        },
         cancelFlagged: async () => {
           const cancelled = await flagged;
           if (cancelled) abort.abort();
@@ -164,16 +198,22 @@ export class QueueHost<D extends HostedDescriptor, J extends { kind: string; kee
         },
       };
       const end = this.endAfterStop(jobId, await runKind(this.engine, job.data, ctx, { model: this.name, log: this.log }));
-      if (end) await events.emit(end);
+      if (end) {
+        outcome = end.type === 'error' ? 'error' : 'ok';
+        if (end.type === 'done') usage = end.usage;
+        await events.emit(end);
+      }
     } catch (err) {
       // Only Redis failures get here (runKind never throws): the gateway's own checks take over.
       this.log.warn('could not report a job', { jobId, error: (err as Error).message });
     } finally {
+      this.deps.metrics?.jobEnded({ kind: job.data.kind, model: this.name, outcome, startedAt, firstTokenAt, usage });
       this.running.delete(jobId);
       this.stopped.delete(jobId);
       if (cancellable) this.deps.cancels?.unregister(jobId);
       this.lastUsed = Date.now();
       this.hold(job.data.keepAliveMs);
+      this.log.debug('job finished', { kind: job.data.kind, ms: Math.round(performance.now() - started), aborted: abort.signal.aborted || undefined });
     }
   }
 

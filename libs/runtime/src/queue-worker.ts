@@ -13,6 +13,7 @@ import type { ModelEngine } from './model-engine';
 import { QueueHost, type HostedDescriptor, type QueueHostOptions } from './queue-host';
 import { createRedis } from './redis';
 import { WorkerLifecycle } from './worker-lifecycle';
+import { WorkerMetrics } from './worker-metrics';
 
 /** How one load is served. */
 export interface HostPlan<D, J extends { kind: string }> {
@@ -47,7 +48,8 @@ export class QueueWorker<D extends HostedDescriptor & { preload: boolean }, J ex
     const subscriber = createRedis(o.env.REDIS_URL, `switchyard-${o.kind}-sub-${o.workerId}`);
     const cancels = new CancelListener(subscriber);
     await cancels.start();
-    const deps = { redisUrl: o.env.REDIS_URL, publisher, cancels, workerId: o.workerId, logger: o.log };
+    const metrics = o.env.METRICS === 'off' ? undefined : new WorkerMetrics(o.backend, o.workerId);
+    const deps = { redisUrl: o.env.REDIS_URL, publisher, cancels, workerId: o.workerId, logger: o.log, metrics };
     const lifecycle = new WorkerLifecycle<D, QueueHost<D, J>>({
       workerId: o.workerId,
       backend: o.backend,
@@ -57,6 +59,8 @@ export class QueueWorker<D extends HostedDescriptor & { preload: boolean }, J ex
       log: o.log,
       shutdownDrainMs: o.env.SHUTDOWN_DRAIN_MS,
       fixedModels: o.fixedModels,
+      metrics,
+      http: o.env.WORKER_HTTP_PORT === undefined ? undefined : { port: o.env.WORKER_HTTP_PORT, host: o.env.WORKER_HTTP_HOST },
       prepare: (base, args) => {
         const plan = o.prepare(base, args);
         return new QueueHost(plan.descriptor, plan.engine, { ...plan.options, backend: o.backend }, deps);

@@ -10,16 +10,20 @@ import {
   HEARTBEAT_INTERVAL_MS,
   controlReplyChannel,
   workerControlChannel,
+  workerLoadProgressChannel,
   type Backend,
   type ControlCommand,
   type ControlReply,
   type LoadArgs,
+  type LoadProgressMessage,
   type WorkerHeartbeat,
   type WorkerModelState,
 } from '@switchyard/contracts';
 import { removeHeartbeat, writeHeartbeat } from './heartbeat';
 import type { Logger } from './logger';
 import { Rejection } from './rejection';
+import { WorkerHttp } from './worker-http';
+import type { WorkerMetrics } from './worker-metrics';
 
 /** A refused command, with the HTTP status and code the gateway should answer. */
 export class CommandError extends Rejection {
@@ -34,8 +38,8 @@ export interface HostedModel {
   readonly currentState: WorkerModelState['state'];
   status(): WorkerModelState;
   idleExpired(): boolean;
-  /** Throws (after cleaning up) when the model cannot be loaded. */
-  load(): Promise<void>;
+  /** Throws (after cleaning up) when the model cannot be loaded; `onStep` hears of each load step its status shows. */
+  load(onStep?: () => void): Promise<void>;
   unload(drainMs: number): Promise<unknown>;
 }
 
@@ -58,9 +62,15 @@ export interface WorkerLifecycleOptions<D extends { name: string; preload: boole
    * starts at once, a load command is answered as done, an unload is refused with this reason.
    */
   fixedModels?: (model: string) => string;
+  /** The worker's metrics (absent with METRICS=off): slot gauges read the hosts at scrape time. */
+  metrics?: WorkerMetrics;
+  /** Serve probes and metrics on this port (WORKER_HTTP_PORT), started before the preloads. */
+  http?: { port: number; host: string };
 }
 
 const IDLE_CHECK_MS = 1000;
+/** A load step is written to the heartbeat at once, but at most this often (a large load reports hundreds). */
+export const LOAD_STEP_BEAT_MS = 250;
 
 export class WorkerLifecycle<D extends { name: string; preload: boolean }, H extends HostedModel> {
   private readonly hosts = new Map<string, H>();
@@ -69,13 +79,32 @@ export class WorkerLifecycle<D extends { name: string; preload: boolean }, H ext
   private commands: Promise<unknown> = Promise.resolve();
   private readonly startedAt = Date.now();
   private readonly onReconnect = (): void => void this.beat();
+  private lastBeatAt = 0;
+  private stepBeat: NodeJS.Timeout | undefined;
+  private httpServer: WorkerHttp | undefined;
+  /** Preloads not yet tried, and those that failed (until a later load of theirs succeeds): readiness. */
+  private readonly preloadPending = new Set<string>();
+  private readonly preloadFailed = new Set<string>();
+  private stopping = false;
 
   constructor(private readonly o: WorkerLifecycleOptions<D, H>) {
     this.catalog = new Map(o.models.map((m) => [m.name, m]));
+    o.metrics?.watchModels(() => [...this.hosts.values()].map((h) => h.status()));
+  }
+
+  /** Why this worker is not ready (Redis aside): preloads still loading or failed, or shutting down. */
+  notReady(): string[] {
+    if (this.stopping) return ['shutting down'];
+    return [...[...this.preloadPending].map((m) => `'${m}' is still loading`), ...[...this.preloadFailed].map((m) => `'${m}' failed to load`)];
   }
 
   /** Listens for commands, starts heartbeats and idle checks, then loads the preload models. */
   async start(): Promise<void> {
+    const preloads = this.o.models.filter((m) => m.preload || this.o.fixedModels);
+    for (const m of preloads) this.preloadPending.add(m.name);
+    if (this.o.http) {
+      this.httpServer = await WorkerHttp.start({ ...this.o.http, redis: this.o.publisher, notReady: () => this.notReady(), metrics: this.o.metrics, log: this.o.log });
+    }
     const channel = workerControlChannel(this.o.workerId);
     this.o.subscriber.on('message', (from: string, message: string) => {
       if (from === channel) this.onCommand(message);
@@ -86,20 +115,27 @@ export class WorkerLifecycle<D extends { name: string; preload: boolean }, H ext
     await this.beat();
     this.timers.push(setInterval(() => void this.beat(), HEARTBEAT_INTERVAL_MS));
     this.timers.push(setInterval(() => this.unloadIdle(), IDLE_CHECK_MS));
-    for (const descriptor of this.o.models.filter((m) => m.preload || this.o.fixedModels)) {
-      await this.load(descriptor.name, {}).catch((err: Error) => this.o.log.warn('not serving a model', { model: descriptor.name, error: err.message }));
+    for (const descriptor of preloads) {
+      await this.load(descriptor.name, {}).catch((err: Error) => {
+        this.preloadFailed.add(descriptor.name);
+        this.o.log.warn('not serving a model', { model: descriptor.name, error: err.message });
+      });
+      this.preloadPending.delete(descriptor.name);
     }
   }
 
   /** Stops taking commands, drains and unloads every model, and says goodbye. */
   async stop(): Promise<void> {
+    this.stopping = true;
     for (const t of this.timers) clearInterval(t);
+    clearTimeout(this.stepBeat);
     this.o.publisher.off('ready', this.onReconnect);
     await this.o.subscriber.unsubscribe(workerControlChannel(this.o.workerId)).catch(() => undefined);
     // Stop taking jobs everywhere at once; running ones get the drain window, then are aborted.
     await Promise.all([...this.hosts.values()].map((h) => h.unload(this.o.shutdownDrainMs)));
     this.hosts.clear();
     await removeHeartbeat(this.o.publisher, this.o.workerId);
+    await this.httpServer?.stop();
   }
 
   /** Commands run one at a time, in arrival order. */
@@ -142,14 +178,37 @@ export class WorkerLifecycle<D extends { name: string; preload: boolean }, H ext
     const host = this.o.prepare(base, args);
     this.hosts.set(name, host);
     await this.beat();
+    this.publishStep(host);
     try {
-      await host.load();
+      await host.load(() => this.onLoadStep(host));
+      this.preloadFailed.delete(name);
     } catch (err) {
       this.hosts.delete(name);
       throw new CommandError(400, 'load_failed', `'${name}' failed to load: ${(err as Error).message}`);
     } finally {
+      clearTimeout(this.stepBeat);
+      this.stepBeat = undefined;
       await this.beat();
     }
+  }
+
+  /** A load step: a heartbeat (and the step on the progress channel) now, or LOAD_STEP_BEAT_MS after the last beat. */
+  private onLoadStep(host: H): void {
+    if (this.stepBeat) return;
+    this.stepBeat = setTimeout(
+      () => {
+        this.stepBeat = undefined;
+        if (host.currentState === 'loading') void this.beat().then(() => this.publishStep(host));
+      },
+      Math.max(0, this.lastBeatAt + LOAD_STEP_BEAT_MS - Date.now()),
+    );
+  }
+
+  /** Tells a client watching this load (the admin API's SSE load stream) where it stands; best effort. */
+  private publishStep(host: H): void {
+    const s = host.status();
+    const message: LoadProgressMessage = { model: s.name, state: s.state, progress: s.loadProgress, stage: s.loadStage };
+    this.o.publisher.publish(workerLoadProgressChannel(this.o.workerId), JSON.stringify(message)).catch(() => undefined);
   }
 
   private async unload(name: string, drainMs: number): Promise<void> {
@@ -171,6 +230,7 @@ export class WorkerLifecycle<D extends { name: string; preload: boolean }, H ext
   }
 
   private async beat(): Promise<void> {
+    this.lastBeatAt = Date.now();
     const hb: WorkerHeartbeat = {
       id: this.o.workerId,
       host: hostname(),

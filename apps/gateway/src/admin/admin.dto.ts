@@ -3,6 +3,7 @@
  */
 import { IsInt, IsObject, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
 import { IsJsonType, Nested } from '../core/validation';
+import { ApiProperty } from '@nestjs/swagger';
 
 export const MAX_DRAIN_MS = 3_600_000;
 
@@ -27,6 +28,7 @@ export class LoadArgsDto {
 
   @IsOptional()
   @IsJsonType((v) => v === 'auto' || v === 'max' || (Number.isInteger(v) && (v as number) >= 0), "a layer count, 'auto' or 'max'")
+  @ApiProperty({ oneOf: [{ type: 'integer', minimum: 0 }, { type: 'string', enum: ['auto', 'max'] }], description: "Layers on the GPU: a count, 'auto' or 'max'." })
   gpu_layers?: number | 'auto' | 'max';
 }
 

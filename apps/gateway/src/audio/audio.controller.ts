@@ -13,6 +13,8 @@ import { ModelCatalogService } from '../core/model-catalog.service';
 import { requireTaskModel } from '../core/task-models';
 import { clientGone, setWorkerHeader } from '../chat/response-writer';
 import { AudioUploadInterceptor } from './audio-upload.interceptor';
+import { ApiTags } from '@nestjs/swagger';
+import { ApiDoc, transcriptionForm } from '../docs/api-doc.decorator';
 import { parseTranscriptionForm, type TranscriptionRequest, type UploadedAudio } from './create-transcription.dto';
 import { sendTranscript, writeTranscriptStream } from './transcript-writer';
 
@@ -36,6 +38,7 @@ export function transcribeJob(request: TranscriptionRequest, modelName: string):
   };
 }
 
+@ApiTags('audio')
 @Controller('v1/audio')
 @UseInterceptors(AudioUploadInterceptor)
 export class AudioController {
@@ -45,11 +48,13 @@ export class AudioController {
     private readonly inference: InferenceService,
   ) {}
 
+  @ApiDoc({ id: 'createTranscription', summary: 'Transcribe audio', answer: 'text-or-sse', multipart: transcriptionForm('transcribe'), returns: 'The transcript in response_format, or with `stream=true` transcript.text events.' })
   @Post('transcriptions')
   async transcriptions(@Req() req: Request, @Res() res: Response): Promise<void> {
     await this.serve('transcribe', req, res);
   }
 
+  @ApiDoc({ id: 'createTranslation', summary: 'Translate audio into English text', answer: 'text-or-sse', multipart: transcriptionForm('translate'), returns: 'The English transcript in response_format.' })
   @Post('translations')
   async translations(@Req() req: Request, @Res() res: Response): Promise<void> {
     await this.serve('translate', req, res);
@@ -61,7 +66,7 @@ export class AudioController {
     const job = transcribeJob(request, model.name);
     const signal = clientGone(req, res).signal;
     if (request.stream) {
-      await writeTranscriptStream(res, this.inference.streamTask(model, job, signal), this.env.STREAM_STALL_MS);
+      await writeTranscriptStream(res, this.inference.streamTask(model, job, signal), this.env.STREAM_STALL_MS, this.env.SSE_KEEPALIVE_MS);
       return;
     }
     const { result, workerId } = await this.inference.runTask(model, job, signal);

@@ -6,6 +6,7 @@
 import { IsIn, IsNumber, IsOptional, IsString, Max, MaxLength, Min, MinLength } from 'class-validator';
 import type { SpeechFormat } from '@switchyard/contracts';
 import { IsJsonType } from '../core/validation';
+import { ApiProperty } from '@nestjs/swagger';
 
 export const SPEECH_RESPONSE_FORMATS: readonly SpeechFormat[] = ['mp3', 'opus', 'aac', 'flac', 'wav', 'pcm'];
 export const SPEECH_STREAM_FORMATS = ['audio', 'sse'] as const;
@@ -32,6 +33,7 @@ export class CreateSpeechDto {
   input!: string;
 
   @IsJsonType(isVoice, `a voice name, or an object with a voice id ({"id": "..."}), of 1 to ${VOICE_NAME_MAX} characters`)
+  @ApiProperty({ oneOf: [{ type: 'string' }, { type: 'object', required: ['id'], properties: { id: { type: 'string' } } }], description: 'A voice name (GET /v1/audio/voices lists them) or `{"id": name}`.' })
   voice!: string | { id: string };
 
   @IsOptional()

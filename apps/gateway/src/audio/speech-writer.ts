@@ -14,6 +14,7 @@ import type { TaskStreamEvent } from '../core/inference.service';
 import { OpenAIError } from '../core/openai-error';
 import { sendOpenAIError, toOpenAIError } from '../core/openai-error.filter';
 import { setWorkerHeader, SSE_HEADERS, writeOrDrop } from '../chat/response-writer';
+import { SseKeepAlive } from '../core/sse-keepalive';
 
 const log = new Logger('gateway.speech');
 
@@ -100,7 +101,8 @@ export function writeSpeechAudio(res: Response, events: SpeechEvents, contentTyp
 }
 
 /** OpenAI's speech events over SSE; see the header for errors. */
-export function writeSpeechSse(res: Response, events: SpeechEvents, stallMs: number): Promise<void> {
+export function writeSpeechSse(res: Response, events: SpeechEvents, stallMs: number, keepAliveMs = 0): Promise<void> {
+  SseKeepAlive.start(res, { intervalMs: keepAliveMs, headers: SSE_HEADERS });
   const send = (obj: object): Promise<boolean> => write(res, `data: ${JSON.stringify(obj)}\n\n`, stallMs);
   return writeSpeech(res, events, {
     headers: { ...SSE_HEADERS },

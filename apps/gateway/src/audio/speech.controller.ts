@@ -16,6 +16,8 @@ import { OpenAIError } from '../core/openai-error';
 import { requireTaskModel, servesTask } from '../core/task-models';
 import { clientGone } from '../chat/response-writer';
 import { CreateSpeechDto, voiceName } from './create-speech.dto';
+import { ApiTags } from '@nestjs/swagger';
+import { ApiDoc } from '../docs/api-doc.decorator';
 import { writeSpeechAudio, writeSpeechSse } from './speech-writer';
 
 /** The model's voice options (every text-to-speech descriptor has them). */
@@ -48,6 +50,7 @@ export function speechJob(dto: CreateSpeechDto, model: OnnxModelDescriptor): Spe
   };
 }
 
+@ApiTags('audio')
 @Controller('v1/audio')
 export class SpeechController {
   constructor(
@@ -56,16 +59,18 @@ export class SpeechController {
     private readonly inference: InferenceService,
   ) {}
 
+  @ApiDoc({ id: 'createSpeech', summary: 'Generate speech from text', answer: 'audio-or-sse', returns: 'The audio in response_format, sent as it is made; with `stream_format: sse` speech.audio events.' })
   @Post('speech')
   async speech(@Body() dto: CreateSpeechDto, @Req() req: Request, @Res() res: Response): Promise<void> {
     const model = requireTaskModel(this.catalog, dto.model, 'text-to-speech');
     const job = speechJob(dto, model);
     const events = this.inference.streamTask(model, job, clientGone(req, res).signal);
-    if (dto.stream_format === 'sse') await writeSpeechSse(res, events, this.env.STREAM_STALL_MS);
+    if (dto.stream_format === 'sse') await writeSpeechSse(res, events, this.env.STREAM_STALL_MS, this.env.SSE_KEEPALIVE_MS);
     else await writeSpeechAudio(res, events, speechContentType(job.format), this.env.STREAM_STALL_MS);
   }
 
   /** `?model=` narrows the list to one voice model (404 for an unknown one, 400 for one that is not a voice). */
+  @ApiDoc({ summary: 'List the voices of the voice models', returns: 'A list of voice objects.' })
   @Get('voices')
   voices(@Query('model') id?: string): object {
     const models = id !== undefined ? [requireTaskModel(this.catalog, id, 'text-to-speech')] : this.catalog.models.filter((m): m is OnnxModelDescriptor => servesTask(m, 'text-to-speech'));

@@ -13,6 +13,7 @@ import { Logger } from '@switchyard/runtime';
 import type { TaskStreamEvent } from '../core/inference.service';
 import { OpenAIError } from '../core/openai-error';
 import { sendOpenAIError, toOpenAIError } from '../core/openai-error.filter';
+import { SseKeepAlive } from '../core/sse-keepalive';
 import { setWorkerHeader, SSE_HEADERS, waitForDrain } from '../chat/response-writer';
 
 const log = new Logger('gateway.audio');
@@ -64,7 +65,8 @@ export function sendTranscript(
 }
 
 /** Streams the job's events as OpenAI's transcript events; see the header for errors. */
-export async function writeTranscriptStream(res: Response, events: AsyncGenerator<TaskStreamEvent<TranscribeResult>>, stallMs: number): Promise<void> {
+export async function writeTranscriptStream(res: Response, events: AsyncGenerator<TaskStreamEvent<TranscribeResult>>, stallMs: number, keepAliveMs = 0): Promise<void> {
+  SseKeepAlive.start(res, { intervalMs: keepAliveMs, headers: SSE_HEADERS });
   const deltas = new DeltaText();
   const send = (obj: object): boolean => res.write(`data: ${JSON.stringify(obj)}\n\n`);
   const open = (): void => {

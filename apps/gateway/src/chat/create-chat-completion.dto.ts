@@ -4,6 +4,7 @@
 import { ArrayNotEmpty, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 import { IsJsonType, isJsonObject, Nested, isString } from '../core/validation';
 import { SamplingDto } from './sampling.dto';
+import { ApiProperty } from '@nestjs/swagger';
 
 export const CHAT_ROLES = ['system', 'developer', 'user', 'assistant', 'tool', 'function'] as const;
 
@@ -17,6 +18,7 @@ export class ChatMessageDto {
   /** A string, an array of content parts, or null (assistant messages). Parts are checked in the service. */
   @IsOptional()
   @IsJsonType((v) => isString(v) || (Array.isArray(v) && v.every(isContentPart)), 'a string or an array of content parts')
+  @ApiProperty({ oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'object', required: ['type'], properties: { type: { type: 'string' }, text: { type: 'string' } } } }] })
   content?: string | Array<{ type: string; text?: unknown }> | null;
 
   @IsOptional()
@@ -57,6 +59,7 @@ export class CreateChatCompletionDto extends SamplingDto {
 
   @IsOptional()
   @IsJsonType((v) => ['none', 'auto', 'required'].includes(v as string) || isJsonObject(v), "'none', 'auto', 'required' or a named function")
+  @ApiProperty({ oneOf: [{ type: 'string', enum: ['none', 'auto', 'required'] }, { type: 'object', description: 'A named function: {"type": "function", "function": {"name": ...}}' }] })
   tool_choice?: string | Record<string, unknown> | null;
 
   @IsOptional()
@@ -79,9 +82,11 @@ export class CreateChatCompletionDto extends SamplingDto {
 
   /** Deprecated function calling: rejected with a pointer to `tools` rather than silently dropped. */
   @IsOptional()
+  @ApiProperty({ deprecated: true })
   functions?: unknown;
 
   @IsOptional()
+  @ApiProperty({ deprecated: true, description: 'Deprecated: use tool_choice.' })
   function_call?: unknown;
 
   /** Accepted for reasoning models (validated, carried on the job); the chat templates do not use it yet. */

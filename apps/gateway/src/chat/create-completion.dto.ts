@@ -4,6 +4,7 @@
 import { IsBoolean, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 import { IsJsonType, isString, isStringArray, isTokenArray } from '../core/validation';
 import { SamplingDto } from './sampling.dto';
+import { ApiProperty } from '@nestjs/swagger';
 
 export class CreateCompletionDto extends SamplingDto {
   @IsJsonType(
@@ -14,6 +15,7 @@ export class CreateCompletionDto extends SamplingDto {
       (Array.isArray(v) && v.length > 0 && v.every(isTokenArray)),
     'a string, an array of strings, an array of token ids or an array of token-id arrays',
   )
+  @ApiProperty({ oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }, { type: 'array', items: { type: 'integer' } }, { type: 'array', items: { type: 'array', items: { type: 'integer' } }, minItems: 1 }] })
   prompt!: string | string[] | number[] | number[][];
 
   @IsOptional()

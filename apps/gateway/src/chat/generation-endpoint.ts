@@ -33,6 +33,7 @@ export class GenerationEndpoint {
       res,
       inference: this.inference,
       stallMs: this.env.STREAM_STALL_MS,
+      keepAliveMs: this.env.SSE_KEEPALIVE_MS,
       model,
       jobs: o.jobs(model, dto, req.body),
       stream: dto.stream === true,

@@ -1,6 +1,7 @@
 /**
  * Sends a generation to the client: one JSON body, or SSE chunks ending in `data: [DONE]`. Errors
- * before the first token become normal HTTP errors; after it, a final SSE error event. A client
+ * before the first token become normal HTTP errors; after it (or after a keep-alive comment sent
+ * during a long queue wait, see SseKeepAlive), a final SSE error event. A client
  * that goes away aborts the generation, and so does one that stops reading (see `waitForDrain`).
  */
 import type { Request, Response } from 'express';
@@ -8,6 +9,7 @@ import { Logger } from '@switchyard/runtime';
 import { mergeToolCallDeltas, type ModelDescriptor, type QueuedJobData, type Usage } from '@switchyard/contracts';
 import type { IndexedEvent, InferenceService } from '../core/inference.service';
 import { sendOpenAIError, toOpenAIError } from '../core/openai-error.filter';
+import { SseKeepAlive } from '../core/sse-keepalive';
 import { toOpenAIUsage, type ChoiceResult, type ResponseFormatter } from './openai-format';
 
 const log = new Logger('gateway.stream');
@@ -83,10 +85,13 @@ export async function serveGeneration(options: {
   formatter: (includeUsage: boolean) => ResponseFormatter;
   /** STREAM_STALL_MS. */
   stallMs: number;
+  /** SSE_KEEPALIVE_MS (streams only). */
+  keepAliveMs: number;
 }): Promise<void> {
   const { req, res, jobs } = options;
   const includeUsage = options.stream && options.includeUsage;
   const abort = clientGone(req, res);
+  if (options.stream) SseKeepAlive.start(res, { intervalMs: options.keepAliveMs, headers: SSE_HEADERS });
   await writeGeneration({
     res,
     events: options.inference.generate(options.model, jobs, abort.signal),
@@ -127,7 +132,8 @@ export async function writeGeneration(options: {
   let headerChoice: number | undefined;
   const openStream = (): void => {
     headersOut = true;
-    res.writeHead(200, SSE_HEADERS);
+    // A long wait in the queue may have sent them already, with keep-alive comments (SseKeepAlive).
+    if (!res.headersSent) res.writeHead(200, SSE_HEADERS);
     for (const chunk of formatter.opening(choices)) send(chunk);
   };
   try {

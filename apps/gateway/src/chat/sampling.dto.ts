@@ -4,6 +4,7 @@
 import { IsBoolean, IsInt, IsNumber, IsObject, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
 import { parseDurationMs } from '@switchyard/runtime';
 import { IsJsonType, Nested, isString, isStringArray } from '../core/validation';
+import { ApiProperty } from '@nestjs/swagger';
 
 export class StreamOptionsDto {
   @IsOptional()
@@ -38,6 +39,7 @@ export abstract class SamplingDto {
     (v) => isString(v) || (isStringArray(v) && v.length <= 4 && v.every((s) => s.length > 0)),
     'a string or an array of up to 4 non-empty strings',
   )
+  @ApiProperty({ oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string', minLength: 1 }, maxItems: 4 }] })
   stop?: string | string[] | null;
 
   @IsOptional()
@@ -78,6 +80,7 @@ export abstract class SamplingDto {
   /** Ollama-style: how long the model stays loaded after this request (seconds or "5m"; -1 forever). */
   @IsOptional()
   @IsJsonType((v) => parseDurationMs(v) !== undefined, 'seconds or a duration such as "5m"')
+  @ApiProperty({ oneOf: [{ type: 'number' }, { type: 'string', examples: ['5m'] }] })
   keep_alive?: string | number | null;
 
   /** llama.cpp extras. */

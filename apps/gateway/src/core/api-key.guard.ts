@@ -12,7 +12,7 @@ import { GATEWAY_ENV, type GatewayEnv } from './gateway-config';
 import { OpenAIError } from './openai-error';
 import { requestContextOf } from './request-context';
 
-const ACCESS_KEY = 'switchyard:access';
+export const ACCESS_KEY = 'switchyard:access';
 type Access = 'public' | 'admin';
 /** A route that needs no key (health checks). */
 export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(ACCESS_KEY, 'public' satisfies Access);
@@ -26,6 +26,17 @@ function matchIndex(keys: Buffer[], given: Buffer): number {
     if (k.length === given.length && timingSafeEqual(k, given) && found < 0) found = i;
   });
   return found;
+}
+
+/** For routes outside Nest's guard (the queue dashboard): the admin key's name (`admin-1`), or undefined. */
+export function adminKeyName(env: GatewayEnv, given: string): string | undefined {
+  const index = matchIndex(splitList(env.ADMIN_KEYS).map((k) => Buffer.from(k)), Buffer.from(given));
+  return index >= 0 ? `admin-${index + 1}` : undefined;
+}
+
+/** No keys configured at all: everything is open. */
+export function openMode(env: GatewayEnv): boolean {
+  return splitList(env.API_KEYS).length === 0 && splitList(env.ADMIN_KEYS).length === 0;
 }
 
 @Injectable()

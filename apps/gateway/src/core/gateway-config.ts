@@ -1,7 +1,7 @@
 /**
  * The gateway's environment, validated once at start-up.
  */
-import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 import { CommonEnv } from '@switchyard/runtime';
 
 export class GatewayEnv extends CommonEnv {
@@ -78,6 +78,27 @@ export class GatewayEnv extends CommonEnv {
   @Min(100)
   @Max(3_600_000)
   STREAM_STALL_MS: number = 30_000;
+
+  /**
+   * A streaming request silent this long once its job is queued (a wait for a slot, a long prefill)
+   * gets its SSE headers and a `: keep-alive` comment, and another each time it is silent this long
+   * again, so proxies with an idle timeout keep the connection; 0 turns it off.
+   */
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  SSE_KEEPALIVE_MS: number = 15_000;
+
+  /** `false` lets the queue dashboard (/admin/queues) retry, clean, pause and remove jobs; it only shows them by default. */
+  @IsIn(['true', 'false'])
+  QUEUE_DASHBOARD_READ_ONLY: 'true' | 'false' = 'true';
+
+  /** Serve /metrics without a key on this port too (bound to HOST), for scrapers inside a cluster. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(65535)
+  METRICS_PORT?: number;
 
   /** Port of the gRPC endpoint remote runners dial (unset: no runners accepted). */
   @IsOptional()

@@ -226,6 +226,7 @@ export class InferenceService implements OnApplicationShutdown {
       try {
         const stamped = { ...data, owner: this.heartbeat.id, enqueuedAt: Date.now(), ...(request ? { requestId: request.id } : {}) };
         await queue.add(data.kind, stamped, { ...backendOf(model).jobOptions, jobId });
+        if (request) request.queuedAt ??= performance.now();
       } finally {
         // Counted by the queue itself from here on.
         await this.admission.release(queue, jobId).catch(() => undefined);

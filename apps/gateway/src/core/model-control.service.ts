@@ -14,12 +14,14 @@ import {
   type ControlCommand,
   type ControlReply,
   type LoadArgs,
+  type LoadProgressMessage,
   type ModelDescriptor,
 } from '@switchyard/contracts';
 import { Logger } from '@switchyard/runtime';
 import { GATEWAY_ENV, type GatewayEnv } from './gateway-config';
 import { OpenAIError } from './openai-error';
 import { RedisConnections } from './redis-connections';
+import { LoadStepWatch } from './load-step-watch';
 import { RedisSubscriptions } from './redis-subscriptions';
 import { WorkerRegistry } from './worker-registry.service';
 
@@ -37,16 +39,24 @@ const CONTROL_WATCH_MS = 1000;
 @Injectable()
 export class ModelControlService {
   private readonly log = new Logger('gateway.models');
+  /** Hear each load this gateway commanded that succeeded, with the worker's time (the metrics). */
+  readonly loadListeners: Array<(model: string, ms: number) => void> = [];
+  private readonly loadSteps: LoadStepWatch;
 
   constructor(
     @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
     private readonly redis: RedisConnections,
     private readonly subscriptions: RedisSubscriptions,
     private readonly registry: WorkerRegistry,
-  ) {}
+  ) {
+    this.loadSteps = new LoadStepWatch(subscriptions);
+  }
 
-  /** Loads the model on the named worker, or on the best one with room. */
-  async load(model: ModelDescriptor, options: { worker?: string; args?: LoadArgs } = {}): Promise<LoadResult> {
+  /**
+   * Loads the model on the named worker, or on the best one with room. `onProgress` hears the
+   * worker's load steps (see LoadProgressMessage) until the load ends.
+   */
+  async load(model: ModelDescriptor, options: { worker?: string; args?: LoadArgs; onProgress?: (step: LoadProgressMessage & { worker: string }) => void } = {}): Promise<LoadResult> {
     let workerId = options.worker;
     if (workerId !== undefined) {
       const worker = (await this.registry.workers(true)).find((w) => w.id === workerId);
@@ -89,8 +99,22 @@ export class ModelControlService {
         );
       }
     }
-    const reply = await this.command(workerId, { op: 'load', model: model.name, args: options.args ?? {} }, this.env.LOAD_TIMEOUT_MS);
+    const onProgress = options.onProgress;
+    const worker = workerId;
+    // Subscribed before the command goes out, so the load's first step cannot be missed.
+    const unlisten = onProgress
+      ? await this.loadSteps.watch(worker, (step) => {
+          if (step.model === model.name) onProgress({ ...step, worker });
+        })
+      : undefined;
+    let reply: ControlReply & { ok: true };
+    try {
+      reply = await this.command(workerId, { op: 'load', model: model.name, args: options.args ?? {} }, this.env.LOAD_TIMEOUT_MS);
+    } finally {
+      await unlisten?.();
+    }
     this.log.info('model loaded', { model: model.name, worker: workerId, ms: reply.ms });
+    for (const listener of this.loadListeners) listener(model.name, reply.ms);
     return { model: model.name, worker: workerId, ms: reply.ms };
   }
 

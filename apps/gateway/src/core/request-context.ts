@@ -26,6 +26,8 @@ export interface RequestContext {
   completionTokens?: number;
   /** OpenAI error `code` of a failed request (`queue_full`, `no_worker_available`, ...). */
   errorCode?: string;
+  /** `performance.now()` when its first job went into a queue: admission passed (SSE keep-alives may start). */
+  queuedAt?: number;
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();

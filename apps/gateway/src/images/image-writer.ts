@@ -13,6 +13,7 @@ import type { TaskStreamEvent } from '../core/inference.service';
 import { OpenAIError } from '../core/openai-error';
 import { sendOpenAIError, toOpenAIError } from '../core/openai-error.filter';
 import { setWorkerHeader, SSE_HEADERS, writeOrDrop } from '../chat/response-writer';
+import { SseKeepAlive } from '../core/sse-keepalive';
 import type { ImageRequest } from './image-request';
 
 type ImageEvents = AsyncGenerator<TaskStreamEvent<ImageResult>>;
@@ -82,7 +83,8 @@ function write(res: Response, piece: string, stallMs: number): Promise<boolean> 
 }
 
 /** The SSE stream of a `stream: true` request; see the header. */
-export async function writeImageStream(res: Response, events: ImageEvents, request: ImageRequest, mode: ImageMode, stallMs: number): Promise<void> {
+export async function writeImageStream(res: Response, events: ImageEvents, request: ImageRequest, mode: ImageMode, stallMs: number, keepAliveMs = 0): Promise<void> {
+  SseKeepAlive.start(res, { intervalMs: keepAliveMs, headers: SSE_HEADERS });
   const prefix = mode === 'generate' ? 'image_generation' : 'image_edit';
   const s = settings(request);
   const open = (): void => {

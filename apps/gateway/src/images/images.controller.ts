@@ -17,6 +17,8 @@ import { requireTaskModel } from '../core/task-models';
 import { validateDto } from '../core/validation';
 import { clientGone, setWorkerHeader } from '../chat/response-writer';
 import { CreateImageDto, formFields } from './create-image.dto';
+import { ApiTags } from '@nestjs/swagger';
+import { ApiDoc, imageForm } from '../docs/api-doc.decorator';
 import { attachUploads, imageRequest, type ImageRequest } from './image-request';
 import { IMAGE_FILE, ImageStore } from './image-store.service';
 import { imageUploads, ImageUploadInterceptor } from './image-upload.interceptor';
@@ -25,6 +27,7 @@ import { collectImages, imagesResponse, writeImageStream } from './image-writer'
 /** The routes that read multipart bodies, for the JSON body middleware to let through. */
 export const IMAGE_UPLOAD_PATHS = ['/v1/images/edits', '/v1/images/variations'] as const;
 
+@ApiTags('images')
 @Controller('v1/images')
 export class ImagesController {
   constructor(
@@ -34,6 +37,7 @@ export class ImagesController {
     private readonly store: ImageStore,
   ) {}
 
+  @ApiDoc({ id: 'createImage', summary: 'Generate images from a prompt', answer: 'json-or-sse', returns: 'An images response, or with `stream: true` image_generation events.' })
   @Post('generations')
   @HttpCode(200)
   async generations(@Body() dto: CreateImageDto, @Req() req: Request, @Res() res: Response): Promise<void> {
@@ -41,6 +45,7 @@ export class ImagesController {
     await this.serve(model, request, 'generate', req, res);
   }
 
+  @ApiDoc({ id: 'createImageEdit', summary: 'Edit an image', answer: 'json-or-sse', multipart: imageForm('edit'), returns: 'An images response, or with `stream=true` image_edit events.' })
   @Post('edits')
   @HttpCode(200)
   @UseInterceptors(ImageUploadInterceptor)
@@ -48,6 +53,7 @@ export class ImagesController {
     await this.serveUpload('edit', req, res);
   }
 
+  @ApiDoc({ id: 'createImageVariation', summary: 'Create variations of an image', answer: 'json-or-sse', multipart: imageForm('variation'), returns: 'An images response.' })
   @Post('variations')
   @HttpCode(200)
   @UseInterceptors(ImageUploadInterceptor)
@@ -56,6 +62,7 @@ export class ImagesController {
   }
 
   /** Served without an API key: the unguessable name is the key, as OpenAI's signed URLs are. */
+  @ApiDoc({ summary: 'Fetch an image made with `response_format: url` (no key)', answer: 'image', returns: 'The image.' })
   @Public()
   @Get('files/:name')
   async file(@Param('name') name: string, @Res() res: Response): Promise<void> {
@@ -84,7 +91,7 @@ export class ImagesController {
   private async serve(model: OnnxModelDescriptor, request: ImageRequest, mode: ImageMode, req: Request, res: Response): Promise<void> {
     const events = this.inference.streamTask(model, request.job, clientGone(req, res).signal);
     if (request.stream) {
-      await writeImageStream(res, events, request, mode, this.env.STREAM_STALL_MS);
+      await writeImageStream(res, events, request, mode, this.env.STREAM_STALL_MS, this.env.SSE_KEEPALIVE_MS);
       return;
     }
     const { images, result, workerId } = await collectImages(events, request.job.n);

@@ -10,7 +10,8 @@ export type FleetModelState = 'loaded' | 'loading' | 'available' | 'unavailable'
 export interface FleetModel {
   descriptor: ModelDescriptor;
   state: FleetModelState;
-  workers: Array<{ id: string; state: string; slots: number; busy: number; context_size: number }>;
+  /** Per worker holding it; `load_progress` (0..1) and `load_stage` while it is loading there. */
+  workers: Array<{ id: string; state: string; slots: number; busy: number; context_size: number; load_progress?: number; load_stage?: string }>;
 }
 
 export function fleetModels(models: readonly ModelDescriptor[], workers: WorkerHeartbeat[]): FleetModel[] {
@@ -18,7 +19,14 @@ export function fleetModels(models: readonly ModelDescriptor[], workers: WorkerH
     const held = workers.flatMap((w) =>
       w.models
         .filter((m) => m.name === descriptor.name)
-        .map((m) => ({ id: w.id, state: m.state, slots: m.slots, busy: m.busy, context_size: m.contextSize })),
+        .map((m) => ({
+          id: w.id,
+          state: m.state,
+          slots: m.slots,
+          busy: m.busy,
+          context_size: m.contextSize,
+          ...(m.state === 'loading' && m.loadProgress !== undefined ? { load_progress: m.loadProgress, load_stage: m.loadStage } : {}),
+        })),
     );
     const loadable = descriptor.autoLoad && workers.some((w) => w.servable.includes(descriptor.name));
     const state: FleetModelState = held.some((h) => h.state === 'ready')

@@ -4,6 +4,7 @@
  */
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
 import { IsJsonType, isTokenArray } from '../core/validation';
+import { ApiProperty } from '@nestjs/swagger';
 
 /** OpenAI's limit on inputs in one request. */
 export const MAX_EMBEDDING_INPUTS = 2048;
@@ -25,6 +26,7 @@ export class CreateEmbeddingDto {
     isEmbeddingInput,
     `a non-empty string, or an array (1 to ${MAX_EMBEDDING_INPUTS} items) of non-empty strings, of token ids or of token-id arrays`,
   )
+  @ApiProperty({ oneOf: [{ type: 'string', minLength: 1 }, { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, maxItems: MAX_EMBEDDING_INPUTS }, { type: 'array', items: { type: 'integer' } }, { type: 'array', items: { type: 'array', items: { type: 'integer' } }, minItems: 1, maxItems: MAX_EMBEDDING_INPUTS }] })
   input!: string | string[] | number[] | number[][];
 
   @IsOptional()

@@ -4,6 +4,7 @@
  */
 import { IsBoolean, IsOptional, IsString, MinLength } from 'class-validator';
 import { IsJsonType } from '../core/validation';
+import { ApiProperty } from '@nestjs/swagger';
 
 interface TextPart {
   type: 'text';
@@ -25,6 +26,7 @@ export class CreateModerationDto {
     (v) => typeof v === 'string' || (Array.isArray(v) && v.length > 0 && (v.every((x) => typeof x === 'string') || v.every(isPart))),
     'a string, an array of strings, or an array of input parts',
   )
+  @ApiProperty({ oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }, { type: 'array', minItems: 1, items: { type: 'object', required: ['type', 'text'], properties: { type: { type: 'string', enum: ['text'] }, text: { type: 'string' } } } }] })
   input!: string | string[] | Array<{ type: string; text?: string }>;
 
   @IsOptional()

@@ -6,6 +6,8 @@
 import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { CreateEmbeddingDto } from './create-embedding.dto';
+import { ApiTags } from '@nestjs/swagger';
+import { ApiDoc } from '../docs/api-doc.decorator';
 import { InferenceService } from '../core/inference.service';
 import { ModelCatalogService } from '../core/model-catalog.service';
 import { clientGone, setWorkerHeader } from '../chat/response-writer';
@@ -13,6 +15,7 @@ import { embeddingsResponse } from './task-format';
 import { passesThrough, upstreamEmbeddings } from '../chat/upstream-job-builder';
 import { requireTaskModel } from '../core/task-models';
 
+@ApiTags('embeddings')
 @Controller('v1/embeddings')
 export class EmbeddingsController {
   constructor(
@@ -20,6 +23,7 @@ export class EmbeddingsController {
     private readonly inference: InferenceService,
   ) {}
 
+  @ApiDoc({ id: 'createEmbedding', summary: 'Create embeddings', returns: 'A list of embedding objects.' })
   @Post()
   @HttpCode(200)
   async create(@Body() dto: CreateEmbeddingDto, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<object> {

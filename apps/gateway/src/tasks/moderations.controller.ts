@@ -5,6 +5,8 @@
 import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { CreateModerationDto, isTextPart } from './create-moderation.dto';
+import { ApiTags } from '@nestjs/swagger';
+import { ApiDoc } from '../docs/api-doc.decorator';
 import { InferenceService } from '../core/inference.service';
 import { ModelCatalogService } from '../core/model-catalog.service';
 import { OpenAIError } from '../core/openai-error';
@@ -12,6 +14,7 @@ import { clientGone, setWorkerHeader } from '../chat/response-writer';
 import { moderationResponse } from './task-format';
 import { requireTaskModel } from '../core/task-models';
 
+@ApiTags('moderations')
 @Controller('v1/moderations')
 export class ModerationsController {
   constructor(
@@ -19,6 +22,7 @@ export class ModerationsController {
     private readonly inference: InferenceService,
   ) {}
 
+  @ApiDoc({ id: 'createModeration', summary: 'Classify text for moderation', returns: 'A moderation result per input.' })
   @Post()
   @HttpCode(200)
   async create(@Body() dto: CreateModerationDto, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<object> {

@@ -5,12 +5,15 @@
 import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { RerankDto } from './rerank.dto';
+import { ApiTags } from '@nestjs/swagger';
+import { ApiDoc } from '../docs/api-doc.decorator';
 import { InferenceService } from '../core/inference.service';
 import { ModelCatalogService } from '../core/model-catalog.service';
 import { clientGone, setWorkerHeader } from '../chat/response-writer';
 import { rerankResponse } from './task-format';
 import { requireTaskModel } from '../core/task-models';
 
+@ApiTags('rerank')
 @Controller()
 export class RerankController {
   constructor(
@@ -18,6 +21,7 @@ export class RerankController {
     private readonly inference: InferenceService,
   ) {}
 
+  @ApiDoc({ id: 'rerank', summary: 'Rerank documents against a query', returns: 'The documents with relevance scores, best first.' })
   @Post(['v1/rerank', 'rerank', 'v1/reranking', 'reranking'])
   @HttpCode(200)
   async rerank(@Body() dto: RerankDto, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<object> {

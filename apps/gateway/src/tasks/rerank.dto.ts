@@ -4,6 +4,7 @@
  */
 import { IsBoolean, IsInt, IsOptional, IsString, Min, MinLength } from 'class-validator';
 import { IsJsonType } from '../core/validation';
+import { ApiProperty } from '@nestjs/swagger';
 
 export const MAX_RERANK_DOCUMENTS = 1000;
 
@@ -24,6 +25,7 @@ export class RerankDto {
     (v) => Array.isArray(v) && v.length > 0 && v.length <= MAX_RERANK_DOCUMENTS && v.every(isRerankDocument),
     `an array (1 to ${MAX_RERANK_DOCUMENTS} items) of strings or {"text": ...} objects`,
   )
+  @ApiProperty({ type: 'array', minItems: 1, maxItems: MAX_RERANK_DOCUMENTS, items: { oneOf: [{ type: 'string' }, { type: 'object', required: ['text'], properties: { text: { type: 'string' } } }] } })
   documents!: Array<string | { text: string }>;
 
   @IsOptional()

@@ -12,8 +12,11 @@ import { InferenceService } from '../core/inference.service';
 import { chatMessages } from '../chat/job-builder';
 import { ModelCatalogService } from '../core/model-catalog.service';
 import { OpenAIError } from '../core/openai-error';
+import { ApiTags } from '@nestjs/swagger';
+import { ApiDoc } from '../docs/api-doc.decorator';
 import { clientGone } from '../chat/response-writer';
 
+@ApiTags('tokens')
 @Controller()
 export class TokensController {
   constructor(
@@ -34,6 +37,7 @@ export class TokensController {
     return (await this.inference.request(model, { kind: 'tokens', model: model.name, request, enqueuedAt: 0 }, abort.signal)) as T;
   }
 
+  @ApiDoc({ summary: 'Tokenize text (llama.cpp server)' })
   @Post('tokenize')
   @HttpCode(200)
   async tokenize(@Body() dto: TokenizeDto, @Req() req: Request, @Res() res: Response): Promise<void> {
@@ -47,12 +51,14 @@ export class TokensController {
     res.json(await this.ask(req, res, dto.model, request));
   }
 
+  @ApiDoc({ summary: 'Turn token ids into text (llama.cpp server)' })
   @Post('detokenize')
   @HttpCode(200)
   async detokenize(@Body() dto: DetokenizeDto, @Req() req: Request, @Res() res: Response): Promise<void> {
     res.json(await this.ask(req, res, dto.model, { op: 'detokenize', tokens: dto.tokens }));
   }
 
+  @ApiDoc({ summary: "Render messages with the model's chat template (llama.cpp server)" })
   @Post('apply-template')
   @HttpCode(200)
   async applyTemplate(@Body() dto: ApplyTemplateDto, @Req() req: Request, @Res() res: Response): Promise<void> {
@@ -62,6 +68,7 @@ export class TokensController {
     res.json(await this.ask(req, res, dto.model, { op: 'apply-template', messages, ...(tools?.length ? { tools } : {}) }));
   }
 
+  @ApiDoc({ summary: 'Tokenize text (text-generation-webui)' })
   @Post('v1/internal/encode')
   @HttpCode(200)
   async encode(@Body() dto: EncodeDto, @Req() req: Request, @Res() res: Response): Promise<void> {
@@ -69,6 +76,7 @@ export class TokensController {
     res.json({ tokens, length: tokens.length });
   }
 
+  @ApiDoc({ summary: 'Turn token ids into text (text-generation-webui)' })
   @Post('v1/internal/decode')
   @HttpCode(200)
   async decode(@Body() dto: DecodeDto, @Req() req: Request, @Res() res: Response): Promise<void> {
@@ -76,6 +84,7 @@ export class TokensController {
     res.json({ text: content });
   }
 
+  @ApiDoc({ summary: 'Count the tokens of a text (text-generation-webui)' })
   @Post('v1/internal/token-count')
   @HttpCode(200)
   async tokenCount(@Body() dto: EncodeDto, @Req() req: Request, @Res() res: Response): Promise<void> {
@@ -83,6 +92,7 @@ export class TokensController {
     res.json({ length: tokens.length });
   }
 
+  @ApiDoc({ summary: 'Most likely next tokens and their probabilities (text-generation-webui)' })
   @Post('v1/internal/logits')
   @HttpCode(200)
   async logits(@Body() dto: LogitsDto, @Req() req: Request, @Res() res: Response): Promise<void> {

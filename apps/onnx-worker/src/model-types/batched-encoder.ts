@@ -6,7 +6,7 @@
 import { dirname, extname, basename } from 'node:path';
 import type { OnnxModelDescriptor } from '@switchyard/contracts';
 import { DynamicBatcher } from '../dynamic-batcher';
-import type { PreTrainedModel, PreTrainedTokenizer, Tensor, TransformersModule } from '../transformers';
+import { loadProgressCallback, type PreTrainedModel, type PreTrainedTokenizer, type Tensor, type TransformersModule } from '../transformers';
 import { Rejection } from '@switchyard/runtime';
 import type { ModelTypeContext } from './model-type';
 
@@ -69,6 +69,7 @@ export class BatchedEncoder {
       subfolder: dirname(descriptor.file),
       model_file_name: basename(descriptor.file, extname(descriptor.file)),
       session_options: { intraOpNumThreads: descriptor.threads, interOpNumThreads: 1 },
+      ...loadProgressCallback(ctx.report),
     };
     const [tokenizer, model] = await Promise.all([
       lib.AutoTokenizer.from_pretrained(descriptor.path, { local_files_only: true }),

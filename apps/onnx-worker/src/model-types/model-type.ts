@@ -4,7 +4,7 @@
  * queues, events, heartbeats and lifecycle, so a new type is one file plus one registry line.
  */
 import type { ImageDelta, ImageProgress, OnnxModelDescriptor, TaskJobData, TaskResult } from '@switchyard/contracts';
-import { Rejection } from '@switchyard/runtime';
+import { Rejection, type LoadReporter } from '@switchyard/runtime';
 import type { BatcherStats } from '../dynamic-batcher';
 import type { TransformersModule } from '../transformers';
 
@@ -13,6 +13,8 @@ export interface ModelTypeContext {
   device: 'cpu' | 'cuda';
   /** True while a job this worker holds has not yet handed its inputs to the batcher. */
   othersComing: () => boolean;
+  /** Hears the load's steps (shown in the worker's heartbeat while it loads). */
+  report?: LoadReporter;
 }
 
 /** A job's progress callbacks: `joined` when its inputs are queued for a model run. */
