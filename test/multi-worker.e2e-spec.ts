@@ -73,7 +73,10 @@ describe('two workers sharing a model (e2e)', () => {
   let survivor = 'worker-1';
   beforeAll(async () => {
     const path = await tinyModel('tiny-long', { contextLength: 32768 });
-    stack = await startStack({ models: [{ name: 'shared', path, parallel: 1, context_size: 32768 }], workers: 2 });
+    // These tests read the serving worker from a stream's headers, which come with its first chunk;
+    // a retry that waits out a stall (~15 s) would otherwise have them sent early by a keep-alive
+    // comment (SSE_KEEPALIVE_MS, covered in sse-keepalive.e2e-spec.ts), before any worker is known.
+    stack = await startStack({ models: [{ name: 'shared', path, parallel: 1, context_size: 32768 }], workers: 2, gatewayEnv: { SSE_KEEPALIVE_MS: '0' } });
     workerById = { 'worker-0': stack.workers[0], 'worker-1': stack.workers[1] };
   });
   afterAll(async () => {
