@@ -9,7 +9,11 @@
  * fill a core show where a fleet would saturate.
  *
  *   npm run bench:scale-out -- [--grid full|edges | --steps 1x1,4x4] [--seconds 10] [--warmup 2] [--concurrency 32]
- *                              [--tokens 4] [--repeat 1x1,2x2,4x4] [--modes nonstream,stream] [--out FILE]
+ *                              [--tokens 4] [--repeat 1x1,2x2,4x4] [--modes nonstream,stream]
+ *                              [--token-sweep 16,64,256] [--out FILE]
+ *
+ * The token sweep reruns 1 gateway × 1 worker with longer answers: the slope of each process's CPU
+ * per request against the answer's length is its cost per token event (PUBLISH + XADD, relayed).
  *
  * JSON goes to .bench/scale-out-<time>.json (and .bench/scale-out.json, the latest).
  */
@@ -25,7 +29,8 @@ import { fmt } from './bench-stats';
 import { processCpuMs, systemBusyMs } from './cpu-usage';
 
 const ROOT = resolve(__dirname, '..', '..');
-const MODEL = 'bench';
+/** One upstream model per answer length (`fast-K` answers K chunks). */
+const modelFor = (tokens: number): string => `bench-${tokens}`;
 
 type Mode = 'nonstream' | 'stream';
 
@@ -45,7 +50,9 @@ interface CpuPerRole {
 
 interface StepResult extends Step {
   mode: Mode;
+  /** Which part of the plan: 1 the grid, 2 its key points again, 3 the token sweep. */
   pass: number;
+  tokens: number;
   seconds: number;
   requests: number;
   errors: number;
@@ -57,6 +64,8 @@ interface StepResult extends Step {
   ttftP50Ms?: number;
   /** CPU µs per successful request, per role (sum over that role's processes). */
   usPerRequest: CpuPerRole;
+  /** All of the above together: two cores' worth of µs divided by this is the machine's ceiling. */
+  totalUsPerRequest: number;
   redisCommandsPerRequest: number;
   /** The commands Redis ran most, per request (INFO commandstats deltas). */
   redisTopCommands: Record<string, number>;
@@ -177,6 +186,7 @@ class Fleet {
   constructor(
     private readonly env: Record<string, string>,
     private readonly redis: Redis,
+    private readonly models: string[],
     readonly logs: string[],
   ) {}
 
@@ -208,12 +218,13 @@ class Fleet {
     await new Promise((r) => setTimeout(r, 500));
   }
 
-  /** Workers whose heartbeat says the bench model is ready (stopped workers delete theirs). */
+  /** Workers whose heartbeat says every bench model is ready (stopped workers delete theirs). */
   private async readyWorkers(): Promise<number> {
     let ready = 0;
     for (const id of await this.redis.smembers('switchyard:workers')) {
       const hb = await this.redis.get(`switchyard:worker:${id}`);
-      if (hb && (JSON.parse(hb) as { models: Array<{ name: string; state: string }> }).models.some((m) => m.name === MODEL && m.state === 'ready')) ready++;
+      const held = hb ? (JSON.parse(hb) as { models: Array<{ name: string; state: string }> }).models : [];
+      if (this.models.every((name) => held.some((m) => m.name === name && m.state === 'ready'))) ready++;
     }
     return ready;
   }
@@ -232,11 +243,11 @@ interface Options {
   tokens: number;
 }
 
-async function measureStep(fleet: Fleet, redis: Redis, redisPid: number | undefined, upstreamPid: number | undefined, step: Step, mode: Mode, pass: number, o: Options): Promise<StepResult> {
+async function measureStep(fleet: Fleet, redis: Redis, redisPid: number | undefined, upstreamPid: number | undefined, step: Step, mode: Mode, pass: number, tokens: number, o: Options): Promise<StepResult> {
   const ports = fleet.gateways.map((g) => g.port);
   const agents = ports.map(() => new Agent({ keepAlive: true, maxSockets: o.concurrency }));
   const stream = mode === 'stream';
-  const body = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'go' }], max_tokens: o.tokens, stream });
+  const body = JSON.stringify({ model: modelFor(tokens), messages: [{ role: 'user', content: 'go' }], max_tokens: tokens, stream });
   const pids: Record<string, number | undefined> = { redis: redisPid, upstream: upstreamPid, loadgen: process.pid };
   fleet.gateways.forEach((g, i) => (pids[`gateway-${i}`] = g.child.pid));
   fleet.workers.forEach((w, i) => (pids[`worker-${i}`] = w.pid));
@@ -291,6 +302,7 @@ async function measureStep(fleet: Fleet, redis: Redis, redisPid: number | undefi
     ...step,
     mode,
     pass,
+    tokens,
     seconds: wallMs / 1000,
     requests: ok.length,
     errors,
@@ -306,6 +318,7 @@ async function measureStep(fleet: Fleet, redis: Redis, redisPid: number | undefi
       upstream: (cpuMs.upstream * 1000) / n,
       loadgen: (cpuMs.loadgen * 1000) / n,
     },
+    totalUsPerRequest: (ours * 1000) / n,
     redisCommandsPerRequest: (after.redis.commands - before.redis.commands) / n,
     redisTopCommands: top,
     busiest: { name: busiestName, coreShare: busiestShare },
@@ -318,12 +331,40 @@ async function measureStep(fleet: Fleet, redis: Redis, redisPid: number | undefi
 }
 
 const HEADER =
-  '| mode | N gw | M wk | req/s | p50 ms | p99 ms | err | Redis µs/req | Redis cmds/req | gateway µs/req | worker µs/req | upstream µs/req | loadgen µs/req | busiest (core) | machine busy | other programs | load 1m before→after |';
-const RULE = '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
+  '| mode | tokens | N gw | M wk | req/s | p50 ms | p99 ms | err | Redis µs/req | Redis cmds/req | gateway µs/req | worker µs/req | upstream µs/req | loadgen µs/req | total µs/req | busiest (core) | machine busy | other programs | load 1m before→after |';
+const RULE = `|${'---|'.repeat(HEADER.split('|').length - 2)}`;
 
 function row(r: StepResult): string {
   const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
-  return `| ${r.mode}${r.pass > 1 ? ` (again)` : ''} | ${r.gateways} | ${r.workers} | ${fmt(r.rps, 0)} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${r.errors} | ${fmt(r.usPerRequest.redis, 0)} | ${fmt(r.redisCommandsPerRequest, 1)} | ${fmt(r.usPerRequest.gateways, 0)} | ${fmt(r.usPerRequest.workers, 0)} | ${fmt(r.usPerRequest.upstream, 0)} | ${fmt(r.usPerRequest.loadgen, 0)} | ${r.busiest.name} ${pct(r.busiest.coreShare)} | ${pct(r.machineBusy)} | ${pct(r.foreignBusy)} | ${r.loadBefore.split(' ')[0]}→${r.loadAfter.split(' ')[0]} |`;
+  return `| ${r.mode}${r.pass === 2 ? ' (again)' : ''} | ${r.tokens} | ${r.gateways} | ${r.workers} | ${fmt(r.rps, 0)} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${r.errors} | ${fmt(r.usPerRequest.redis, 0)} | ${fmt(r.redisCommandsPerRequest, 1)} | ${fmt(r.usPerRequest.gateways, 0)} | ${fmt(r.usPerRequest.workers, 0)} | ${fmt(r.usPerRequest.upstream, 0)} | ${fmt(r.usPerRequest.loadgen, 0)} | ${fmt(r.totalUsPerRequest, 0)} | ${r.busiest.name} ${pct(r.busiest.coreShare)} | ${pct(r.machineBusy)} | ${pct(r.foreignBusy)} | ${r.loadBefore.split(' ')[0]}→${r.loadAfter.split(' ')[0]} |`;
+}
+
+/** Least-squares slope of y against x. */
+function slope(points: Array<[number, number]>): number {
+  const n = points.length;
+  if (n < 2) return Number.NaN;
+  const mx = points.reduce((a, [x]) => a + x, 0) / n;
+  const my = points.reduce((a, [, y]) => a + y, 0) / n;
+  const sxx = points.reduce((a, [x]) => a + (x - mx) ** 2, 0);
+  return sxx === 0 ? Number.NaN : points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0) / sxx;
+}
+
+interface PerToken {
+  redis: number;
+  commands: number;
+  gateways: number;
+  workers: number;
+}
+
+function tokenSlopes(rows: StepResult[], modes: Mode[]): Record<string, PerToken> {
+  const out: Record<string, PerToken> = {};
+  for (const mode of modes) {
+    const rs = rows.filter((r) => r.mode === mode);
+    if (new Set(rs.map((r) => r.tokens)).size < 2) continue;
+    const of = (f: (r: StepResult) => number): number => slope(rs.map((r) => [r.tokens, f(r)]));
+    out[mode] = { redis: of((r) => r.usPerRequest.redis), commands: of((r) => r.redisCommandsPerRequest), gateways: of((r) => r.usPerRequest.gateways), workers: of((r) => r.usPerRequest.workers) };
+  }
+  return out;
 }
 
 function parseStep(s: string): Step {
@@ -357,6 +398,7 @@ async function main(): Promise<void> {
       tokens: { type: 'string' },
       repeat: { type: 'string' },
       steps: { type: 'string' },
+      'token-sweep': { type: 'string' },
       modes: { type: 'string' },
       out: { type: 'string' },
     },
@@ -373,7 +415,13 @@ async function main(): Promise<void> {
   // The key points run a second time at the end, after the machine's load has moved on, so a figure
   // that only one noisy window produced shows up as a disagreement between the two passes.
   const repeats = (values.repeat ?? '1x1,2x2,4x4').split(',').filter(Boolean).map(parseStep);
-  const plan: Array<Step & { pass: number }> = [...steps.map((s) => ({ ...s, pass: 1 })), ...repeats.map((s) => ({ ...s, pass: 2 }))];
+  const sweep = (values['token-sweep'] ?? '16,64,256').split(',').filter(Boolean).map(Number);
+  const plan: Array<Step & { pass: number; tokens: number }> = [
+    ...steps.map((s) => ({ ...s, pass: 1, tokens: o.tokens })),
+    ...repeats.map((s) => ({ ...s, pass: 2, tokens: o.tokens })),
+    ...sweep.map((tokens) => ({ gateways: 1, workers: 1, pass: 3, tokens })),
+  ];
+  const lengths = [...new Set([o.tokens, ...sweep])];
 
   const logs: string[] = [];
   const local = await startLocalRedis();
@@ -393,16 +441,16 @@ async function main(): Promise<void> {
     // queue bound is far above them, so no request is refused with 429.
     writeFileSync(
       modelsFile,
-      `models:\n  - { name: ${MODEL}, backend: upstream, base_url: "${upstreamUrl}", upstream_model: fast-${o.tokens}, concurrency: ${o.concurrency}, max_queue: 10000 }\n`,
+      `models:\n${lengths.map((k) => `  - { name: ${modelFor(k)}, backend: upstream, base_url: "${upstreamUrl}", upstream_model: fast-${k}, concurrency: ${o.concurrency}, max_queue: 10000 }\n`).join('')}`,
     );
-    fleet = new Fleet({ REDIS_URL: local.url, MODELS_FILE: modelsFile, LOG_LEVEL: 'warn' }, redis, logs);
+    fleet = new Fleet({ REDIS_URL: local.url, MODELS_FILE: modelsFile, LOG_LEVEL: 'warn' }, redis, lengths.map(modelFor), logs);
     process.stdout.write(
       `scale-out: ${plan.length} steps × ${modes.length} modes, ${o.warmup}+${o.seconds} s each, ${o.concurrency} concurrent, ${o.tokens} tokens, ${cpus().length} cores, load ${loadavg()}\n\n${HEADER}\n${RULE}\n`,
     );
     for (const step of plan) {
       await fleet.resize(step);
       for (const mode of modes) {
-        const r = await measureStep(fleet, redis, local.process.pid, upstream.pid, step, mode, step.pass, o);
+        const r = await measureStep(fleet, redis, local.process.pid, upstream.pid, step, mode, step.pass, step.tokens, o);
         results.push(r);
         process.stdout.write(`${row(r)}\n`);
         if (r.errors > 0) process.stdout.write(`  first error: ${r.firstError}\n`);
@@ -416,7 +464,7 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
 
-  const redisUs = results.map((r) => r.usPerRequest.redis).sort((a, b) => a - b);
+  const redisUs = results.filter((r) => r.tokens === o.tokens).map((r) => r.usPerRequest.redis).sort((a, b) => a - b);
   const medianRedisUs = redisUs[redisUs.length >> 1];
   process.stdout.write(
     `\nRedis CPU per request: ${fmt(redisUs[0], 0)}–${fmt(redisUs[redisUs.length - 1], 0)} µs (median ${fmt(medianRedisUs, 0)}): one Redis core carries about ${fmt(1e6 / medianRedisUs, 0)} requests/s of this shape.\n`,
@@ -425,7 +473,13 @@ async function main(): Promise<void> {
     const first = results.find((r) => r.mode === mode && r.gateways === 1 && r.workers === 1);
     if (first) process.stdout.write(`Redis commands per ${mode} request at 1x1: ${JSON.stringify(first.redisTopCommands)}\n`);
   }
-  const report = { started: started.toISOString(), cores: cpus().length, cpu: cpus()[0]?.model, node: process.version, options: o, modes, results };
+  const perToken = tokenSlopes(results.filter((r) => r.gateways === 1 && r.workers === 1 && (r.pass === 3 || r.pass === 1)), modes);
+  for (const [mode, slope] of Object.entries(perToken)) {
+    process.stdout.write(
+      `per token event (${mode}, 1x1, slope over ${lengths.join('/')} tokens): Redis ${fmt(slope.redis, 1)} µs, ${fmt(slope.commands, 1)} commands; gateway ${fmt(slope.gateways, 1)} µs; worker ${fmt(slope.workers, 1)} µs\n`,
+    );
+  }
+  const report = { started: started.toISOString(), cores: cpus().length, cpu: cpus()[0]?.model, node: process.version, options: o, modes, perToken, results };
   const outDir = join(ROOT, '.bench');
   mkdirSync(outDir, { recursive: true });
   const file = values.out ?? join(outDir, `scale-out-${started.toISOString().replace(/[:.]/g, '-')}.json`);
