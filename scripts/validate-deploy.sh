@@ -53,20 +53,21 @@ trap 'rm -rf "$tmp"' EXIT
 : >"$tmp/compose-all.yml"
 if [[ -f "$COMPOSE_FILE_PATH" ]]; then
   for profiles in "" "$ALL_PROFILES"; do
-    label="${compose[*]} config -q${profiles:+ (COMPOSE_PROFILES=$profiles)}"
+    # `config -q` validates only; the pass with every profile on prints the resolved file for the
+    # structural checks (same validation).
+    quiet=(-q); [[ -n "$profiles" ]] && quiet=()
+    label="${compose[*]} config ${quiet[*]}${profiles:+(COMPOSE_PROFILES=$profiles)}"
     # The caller's COMPOSE_* settings must not change what is validated.
-    if out="$(cd "$ROOT" && env -u COMPOSE_FILE -u COMPOSE_PROJECT_NAME COMPOSE_PROFILES="$profiles" \
-                "${compose[@]}" -f "$COMPOSE_FILE_PATH" --project-directory "$ROOT" config -q 2>&1)"; then
+    if (cd "$ROOT" && env -u COMPOSE_FILE -u COMPOSE_PROJECT_NAME COMPOSE_PROFILES="$profiles" \
+          "${compose[@]}" -f "$COMPOSE_FILE_PATH" --project-directory "$ROOT" config "${quiet[@]}" >"$tmp/compose.yml" 2>"$tmp/compose.err"); then
       ok "$label"
-      [[ -n "$out" ]] && printf '%s\n' "$out" | sed 's/^/      /'
+      [[ -s "$tmp/compose.err" ]] && sed 's/^/      /' "$tmp/compose.err"
+      [[ -n "$profiles" ]] && cp "$tmp/compose.yml" "$tmp/compose-all.yml"
     else
       fail "$label: docker-compose.yml is not a valid compose file:"
-      printf '%s\n' "$out" | sed 's/^/      /'
+      sed 's/^/      /' "$tmp/compose.err"
     fi
   done
-  (cd "$ROOT" && env -u COMPOSE_FILE -u COMPOSE_PROJECT_NAME COMPOSE_PROFILES="$ALL_PROFILES" \
-     "${compose[@]}" -f "$COMPOSE_FILE_PATH" --project-directory "$ROOT" config >"$tmp/compose-all.yml" 2>/dev/null) \
-    || : >"$tmp/compose-all.yml"
 fi
 
 # --- 2. Dockerfile structure, .dockerignore, compose services, .env.example, models file ------------
@@ -212,6 +213,7 @@ if (stages.length > 0) {
 // ---- which targets must exist: ours, compose's and the k8s manifests'.
 let resolved;
 try { resolved = YAML.parse(fs.readFileSync(resolvedComposeFile, 'utf8')) ?? undefined; } catch { resolved = undefined; }
+if (exists('docker-compose.yml') && !resolved?.services) warn('docker-compose.yml: service checks skipped (compose could not resolve the file, see above)');
 const wanted = new Map(TARGETS.map((t) => [t, 'the project']));
 for (const [svc, def] of Object.entries(resolved?.services ?? {})) {
   if (!def.build) continue;
