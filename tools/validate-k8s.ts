@@ -619,7 +619,8 @@ export function checkModelsAndScaling(objects: readonly K8sObject[], ctx: CheckC
       const m = worker.models.find((x) => x.name === model);
       if (m === undefined) continue;
       const slots = m.backend === 'upstream' ? m.concurrency : 'parallel' in m ? m.parallel : undefined;
-      if (slots !== undefined && md.targetValue !== String(slots)) fail(`trigger targetValue ${md.targetValue ?? '(none)'} should be the model's ${m.backend === 'upstream' ? 'concurrency' : 'parallel'} slots per worker (${slots})`);
+      // A number here is the schema's failure (metadata is a map of strings), not this one's.
+      if (slots !== undefined && String(md.targetValue) !== String(slots)) fail(`trigger targetValue ${md.targetValue ?? '(none)'} should be the model's ${m.backend === 'upstream' ? 'concurrency' : 'parallel'} slots per worker (${slots})`);
       if (spec.minReplicaCount === 0) {
         scaleFromZero = model;
         // The gateway is ready only when every preloaded model has a ready worker: a preloaded
