@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # Switchyard images: every app from one Dockerfile, one target per image.
 #
 #   docker build --target gateway         -t switchyard/gateway .
@@ -136,7 +135,7 @@ WORKDIR /app
 # the onnx worker says so at start and answers those formats with a 400.
 FROM runtime AS runtime-ffmpeg
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ffmpeg \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg \
  && rm -rf /var/lib/apt/lists/*
 
 # The CUDA images come from NVIDIA (they carry the CUDA runtime libraries, and the labels the
@@ -146,7 +145,8 @@ RUN apt-get update \
 FROM ${LLM_CUDA_IMAGE} AS runtime-cuda-llm
 COPY --from=node /usr/local/bin/node /usr/local/bin/node
 RUN set -e; \
-    if id -u ubuntu >/dev/null 2>&1; then userdel --remove ubuntu; fi; \
+    if id -u ubuntu >/dev/null 2>&1; then userdel ubuntu; rm -rf /home/ubuntu; fi; \
+    if getent group ubuntu >/dev/null; then groupdel ubuntu; fi; \
     groupadd --gid 1000 node; \
     useradd --uid 1000 --gid node --create-home --shell /bin/bash node; \
     node --version
@@ -159,9 +159,10 @@ FROM ${ONNX_CUDA_IMAGE} AS runtime-cuda-onnx
 COPY --from=node /usr/local/bin/node /usr/local/bin/node
 RUN set -e; \
     apt-get update; \
-    apt-get install -y --no-install-recommends ffmpeg; \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg; \
     rm -rf /var/lib/apt/lists/*; \
-    if id -u ubuntu >/dev/null 2>&1; then userdel --remove ubuntu; fi; \
+    if id -u ubuntu >/dev/null 2>&1; then userdel ubuntu; rm -rf /home/ubuntu; fi; \
+    if getent group ubuntu >/dev/null; then groupdel ubuntu; fi; \
     groupadd --gid 1000 node; \
     useradd --uid 1000 --gid node --create-home --shell /bin/bash node; \
     node --version
