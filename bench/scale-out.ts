@@ -10,7 +10,7 @@
  *
  *   npm run bench:scale-out -- [--grid full|edges | --steps 1x1,4x4] [--seconds 10] [--warmup 2] [--concurrency 32]
  *                              [--tokens 4] [--repeat 1x1,2x2,4x4] [--modes nonstream,stream]
- *                              [--token-sweep 16,64,256] [--out FILE]
+ *                              [--token-sweep 16,64,256] [--quiet-wait 8] [--out FILE]
  *
  * The token sweep reruns 1 gateway × 1 worker with longer answers: the slope of each process's CPU
  * per request against the answer's length is its cost per token event (PUBLISH + XADD, relayed).
@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import Redis from 'ioredis';
 import { freePort, startApp, startLocalRedis, stopProcess, waitUntil } from '@switchyard/runtime';
 import { fmt } from './bench-stats';
-import { processCpuMs, systemBusyMs } from './cpu-usage';
+import { processCpuMs, systemBusyMs, waitForQuiet } from './cpu-usage';
 
 const ROOT = resolve(__dirname, '..', '..');
 /** One upstream model per answer length (`fast-K` answers K chunks). */
@@ -76,6 +76,8 @@ interface StepResult extends Step {
   /** Busy share of the whole machine (all cores), and the part used by programs other than ours. */
   machineBusy: number;
   foreignBusy: number;
+  /** Whether other programs had gone quiet (under a third of a core) before the step began. */
+  startedQuiet: boolean;
   loadBefore: string;
   loadAfter: string;
 }
@@ -241,6 +243,8 @@ interface Options {
   warmup: number;
   concurrency: number;
   tokens: number;
+  /** How long a step may wait for other programs on the machine to go quiet before it starts anyway. */
+  quietWaitMs: number;
 }
 
 async function measureStep(fleet: Fleet, redis: Redis, redisPid: number | undefined, upstreamPid: number | undefined, step: Step, mode: Mode, pass: number, tokens: number, o: Options): Promise<StepResult> {
@@ -253,6 +257,9 @@ async function measureStep(fleet: Fleet, redis: Redis, redisPid: number | undefi
   fleet.workers.forEach((w, i) => (pids[`worker-${i}`] = w.pid));
   const cpuOf = (): Record<string, number> => Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, processCpuMs(pid)]));
 
+  // Other programs (builds, test runs) share these cores; a step that starts in the middle of one
+  // measures them too, so it waits a little for quiet and says whether it got it.
+  const startedQuiet = await waitForQuiet(pids, 1 / 3, o.quietWaitMs);
   const loadBefore = loadavg();
   const t0 = performance.now() + o.warmup * 1000;
   const t1 = t0 + o.seconds * 1000;
@@ -325,6 +332,7 @@ async function measureStep(fleet: Fleet, redis: Redis, redisPid: number | undefi
     coreShares,
     machineBusy: busyMs / (wallMs * cores),
     foreignBusy: Math.max(0, busyMs - ours) / (wallMs * cores),
+    startedQuiet,
     loadBefore,
     loadAfter: loadavg(),
   };
@@ -336,7 +344,7 @@ const RULE = `|${'---|'.repeat(HEADER.split('|').length - 2)}`;
 
 function row(r: StepResult): string {
   const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
-  return `| ${r.mode}${r.pass === 2 ? ' (again)' : ''} | ${r.tokens} | ${r.gateways} | ${r.workers} | ${fmt(r.rps, 0)} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${r.errors} | ${fmt(r.usPerRequest.redis, 0)} | ${fmt(r.redisCommandsPerRequest, 1)} | ${fmt(r.usPerRequest.gateways, 0)} | ${fmt(r.usPerRequest.workers, 0)} | ${fmt(r.usPerRequest.upstream, 0)} | ${fmt(r.usPerRequest.loadgen, 0)} | ${fmt(r.totalUsPerRequest, 0)} | ${r.busiest.name} ${pct(r.busiest.coreShare)} | ${pct(r.machineBusy)} | ${pct(r.foreignBusy)} | ${r.loadBefore.split(' ')[0]}→${r.loadAfter.split(' ')[0]} |`;
+  return `| ${r.mode}${r.pass === 2 ? ' (again)' : ''} | ${r.tokens} | ${r.gateways} | ${r.workers} | ${fmt(r.rps, 0)} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${r.errors} | ${fmt(r.usPerRequest.redis, 0)} | ${fmt(r.redisCommandsPerRequest, 1)} | ${fmt(r.usPerRequest.gateways, 0)} | ${fmt(r.usPerRequest.workers, 0)} | ${fmt(r.usPerRequest.upstream, 0)} | ${fmt(r.usPerRequest.loadgen, 0)} | ${fmt(r.totalUsPerRequest, 0)} | ${r.busiest.name} ${pct(r.busiest.coreShare)} | ${pct(r.machineBusy)} | ${pct(r.foreignBusy)}${r.startedQuiet ? '' : ' (busy at start)'} | ${r.loadBefore.split(' ')[0]}→${r.loadAfter.split(' ')[0]} |`;
 }
 
 /** Least-squares slope of y against x. */
@@ -399,6 +407,7 @@ async function main(): Promise<void> {
       repeat: { type: 'string' },
       steps: { type: 'string' },
       'token-sweep': { type: 'string' },
+      'quiet-wait': { type: 'string' },
       modes: { type: 'string' },
       out: { type: 'string' },
     },
@@ -408,6 +417,7 @@ async function main(): Promise<void> {
     warmup: Number(values.warmup ?? 2),
     concurrency: Number(values.concurrency ?? 32),
     tokens: Number(values.tokens ?? 4),
+    quietWaitMs: Number(values['quiet-wait'] ?? 8) * 1000,
   };
   const modes = (values.modes ?? 'nonstream,stream').split(',') as Mode[];
   for (const m of modes) if (m !== 'nonstream' && m !== 'stream') throw new Error(`--modes takes nonstream and stream, not '${String(m)}'`);
