@@ -347,17 +347,20 @@ function row(r: StepResult): string {
   return `| ${r.mode}${r.pass === 2 ? ' (again)' : ''} | ${r.tokens} | ${r.gateways} | ${r.workers} | ${fmt(r.rps, 0)} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${r.errors} | ${fmt(r.usPerRequest.redis, 0)} | ${fmt(r.redisCommandsPerRequest, 1)} | ${fmt(r.usPerRequest.gateways, 0)} | ${fmt(r.usPerRequest.workers, 0)} | ${fmt(r.usPerRequest.upstream, 0)} | ${fmt(r.usPerRequest.loadgen, 0)} | ${fmt(r.totalUsPerRequest, 0)} | ${r.busiest.name} ${pct(r.busiest.coreShare)} | ${pct(r.machineBusy)} | ${pct(r.foreignBusy)}${r.startedQuiet ? '' : ' (busy at start)'} | ${r.loadBefore.split(' ')[0]}→${r.loadAfter.split(' ')[0]} |`;
 }
 
-/** Least-squares slope of y against x. */
-function slope(points: Array<[number, number]>): number {
+/** Least-squares line through the points: y = intercept + slope × x. */
+function fitLine(points: Array<[number, number]>): { slope: number; intercept: number } {
   const n = points.length;
-  if (n < 2) return Number.NaN;
+  if (n < 2) return { slope: Number.NaN, intercept: Number.NaN };
   const mx = points.reduce((a, [x]) => a + x, 0) / n;
   const my = points.reduce((a, [, y]) => a + y, 0) / n;
   const sxx = points.reduce((a, [x]) => a + (x - mx) ** 2, 0);
-  return sxx === 0 ? Number.NaN : points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0) / sxx;
+  const slope = sxx === 0 ? Number.NaN : points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0) / sxx;
+  return { slope, intercept: my - slope * mx };
 }
 
 interface PerToken {
+  /** Redis µs per request with no tokens at all (the line's intercept): the job's own cost. */
+  redisFixed: number;
   redis: number;
   commands: number;
   gateways: number;
@@ -369,8 +372,8 @@ function tokenSlopes(rows: StepResult[], modes: Mode[]): Record<string, PerToken
   for (const mode of modes) {
     const rs = rows.filter((r) => r.mode === mode);
     if (new Set(rs.map((r) => r.tokens)).size < 2) continue;
-    const of = (f: (r: StepResult) => number): number => slope(rs.map((r) => [r.tokens, f(r)]));
-    out[mode] = { redis: of((r) => r.usPerRequest.redis), commands: of((r) => r.redisCommandsPerRequest), gateways: of((r) => r.usPerRequest.gateways), workers: of((r) => r.usPerRequest.workers) };
+    const of = (f: (r: StepResult) => number): number => fitLine(rs.map((r) => [r.tokens, f(r)])).slope;
+    out[mode] = { redisFixed: fitLine(rs.map((r) => [r.tokens, r.usPerRequest.redis])).intercept, redis: of((r) => r.usPerRequest.redis), commands: of((r) => r.redisCommandsPerRequest), gateways: of((r) => r.usPerRequest.gateways), workers: of((r) => r.usPerRequest.workers) };
   }
   return out;
 }
@@ -486,7 +489,7 @@ async function main(): Promise<void> {
   const perToken = tokenSlopes(results.filter((r) => r.gateways === 1 && r.workers === 1 && (r.pass === 3 || r.pass === 1)), modes);
   for (const [mode, slope] of Object.entries(perToken)) {
     process.stdout.write(
-      `per token event (${mode}, 1x1, slope over ${lengths.join('/')} tokens): Redis ${fmt(slope.redis, 1)} µs, ${fmt(slope.commands, 1)} commands; gateway ${fmt(slope.gateways, 1)} µs; worker ${fmt(slope.workers, 1)} µs\n`,
+      `per token event (${mode}, 1x1, slope over ${lengths.join('/')} tokens): Redis ${fmt(slope.redis, 1)} µs (plus ${fmt(slope.redisFixed, 0)} µs per request), ${fmt(slope.commands, 1)} commands; gateway ${fmt(slope.gateways, 1)} µs; worker ${fmt(slope.workers, 1)} µs\n`,
     );
   }
   const report = { started: started.toISOString(), cores: cpus().length, cpu: cpus()[0]?.model, node: process.version, options: o, modes, perToken, results };
