@@ -13,15 +13,18 @@ import {
   checkEnvReferences,
   checkGpu,
   checkGracePeriods,
+  checkIngresses,
   checkModelsAndScaling,
   checkPdbs,
   checkProbes,
+  checkRedis,
   checkSecurity,
   type CheckContext,
   type Failure,
   type K8sObject,
   K8S_DIR,
   kubectlPath,
+  kustomizations,
   normalizeRender,
   parseObjects,
   render,
@@ -84,10 +87,10 @@ describe('k8s manifests (offline validation)', () => {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  withKubectl('the compiled validator renders both overlays and finds zero failures', () => {
+  withKubectl('the compiled validator renders both overlays and every example and finds zero failures', () => {
     const r = runTool([]);
-    expect(r.out).toMatch(/k8s\/overlays\/cpu: \d+ objects, 0 failures/);
-    expect(r.out).toMatch(/k8s\/overlays\/gpu: \d+ objects, 0 failures/);
+    expect(kustomizations()).toEqual(['examples/external-redis', 'examples/gpu-models-init-container', 'examples/ingress', 'overlays/cpu', 'overlays/gpu']);
+    for (const name of kustomizations()) expect(r.out).toMatch(new RegExp(`k8s/${name}: \\d+ objects, 0 failures`));
     expect(r.status).toBe(0);
   });
 
@@ -104,9 +107,10 @@ describe('k8s manifests (offline validation)', () => {
     expect(redisArgs).toContain('--appendonly yes');
   });
 
-  withBoth('kustomize v2 (kubectl 1.20) and the current kubectl render the same objects', () => {
-    for (const name of ['cpu', 'gpu']) {
-      expect(normalizeRender(renderOverlay(name, COMPAT))).toEqual(normalizeRender(renderOverlay(name)));
+  withBoth('kustomize v2 (kubectl 1.20) and the current kubectl render the same objects for every kustomization', () => {
+    for (const name of kustomizations()) {
+      const dir = join(K8S_DIR, name);
+      expect(normalizeRender(parseObjects(render(COMPAT as string, dir)))).toEqual(normalizeRender(parseObjects(render(KUBECTL as string, dir))));
     }
   });
 
@@ -200,6 +204,24 @@ describe('k8s manifests (offline validation)', () => {
       'Deployment/gateway: container gateway: env ADMIN_KEYS refers to $(AUTOSCALER_ADMIN_KEY), which is not defined before it (it would stay literal)',
       'Deployment/gateway: container gateway: env ADMIN_KEYS refers to $(SECRET_ADMIN_KEYS), which is not defined before it (it would stay literal)',
     ]);
+  });
+
+  withKubectl('Redis: without the in-cluster one, an optional REDIS_URL in the Secret fails; the external-redis example requires it', () => {
+    const noRedis = broken().filter((o) => !(o.metadata?.name === 'redis' && (o.kind === 'Service' || o.kind === 'StatefulSet')));
+    const m = messages(checkRedis(noRedis));
+    expect(m).toHaveLength(4);
+    expect(m).toContain("Deployment/gateway: container gateway: REDIS_URL falls back to redis://redis:6379, but no Service redis is in the render (make the Secret's REDIS_URL required)");
+    const external = parseObjects(render(KUBECTL as string, join(K8S_DIR, 'examples', 'external-redis')));
+    expect(external.some((o) => o.kind === 'StatefulSet')).toBe(false);
+    expect(messages(checkRedis(external))).toEqual([]);
+  });
+
+  withKubectl('an Ingress whose backend is not a Service port of the render fails', () => {
+    const objects = parseObjects(render(KUBECTL as string, join(K8S_DIR, 'examples', 'ingress')));
+    expect(messages(checkIngresses(objects))).toEqual([]);
+    const ing = find(objects, 'Ingress', 'gateway');
+    ing.spec.rules[0].http.paths[0].backend.service.port.number = 80;
+    expect(messages(checkIngresses(objects))).toEqual(['Ingress/gateway: backend port 80 is not a port of Service gateway']);
   });
 
   withKubectl('the GPU check passes the GPU overlay and fails the CPU one on each model worker', () => {

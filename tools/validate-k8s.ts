@@ -7,7 +7,7 @@
  * drains, the GPU overlay's GPUs and CUDA images, and the models file against the runtime's schema.
  * Exits 1 with one line per failure. The checks are exported so a test can feed them broken objects.
  *
- *   node dist/tools/validate-k8s.js                     # every overlay under k8s/overlays
+ *   node dist/tools/validate-k8s.js                     # every kustomization in k8s/overlays and k8s/examples
  *   node dist/tools/validate-k8s.js --objects x.yaml [--gpu]   # objects from a file instead
  *   KUBECTL=/path/kubectl  KUBECTL_COMPAT=/tmp/kc/usr/bin/kubectl   # the renderers (see main)
  */
@@ -713,6 +713,66 @@ export function checkEnvReferences(objects: readonly K8sObject[]): Failure[] {
   return failures;
 }
 
+/**
+ * Every app reaches a Redis: REDIS_URL from a required Secret key, or a fallback (the Secret's key
+ * is optional) whose host is a Service of the render, so dropping the in-cluster Redis without
+ * making the Secret's REDIS_URL required is caught.
+ */
+export function checkRedis(objects: readonly K8sObject[]): Failure[] {
+  const failures: Failure[] = [];
+  for (const o of objects) {
+    for (const c of podTemplate(o)?.spec?.containers ?? []) {
+      const app = appOf(c);
+      if (app === undefined || app === 'runner') continue;
+      const entry = c.env?.find((e) => e.name === 'REDIS_URL');
+      const ref = entry?.valueFrom?.secretKeyRef;
+      if (ref !== undefined && ref.optional !== true) continue;
+      let url = entry?.value;
+      for (const ef of c.envFrom ?? []) {
+        const cm = objects.find((x) => x.kind === 'ConfigMap' && x.metadata?.name === ef.configMapRef?.name && ns(x) === ns(o));
+        url ??= cm?.data?.REDIS_URL;
+      }
+      if (url === undefined) {
+        failures.push({ object: objectId(o), message: `container ${c.name}: no REDIS_URL (the app would dial 127.0.0.1:6379)` });
+        continue;
+      }
+      let host: string;
+      try {
+        host = new URL(url).hostname;
+      } catch {
+        failures.push({ object: objectId(o), message: `container ${c.name}: REDIS_URL ${url} is not a URL` });
+        continue;
+      }
+      const [svc, svcNs = ns(o)] = host.split('.');
+      const inCluster = objects.some((x) => x.kind === 'Service' && x.metadata?.name === svc && ns(x) === svcNs);
+      if (!inCluster && !host.includes('.')) {
+        failures.push({ object: objectId(o), message: `container ${c.name}: REDIS_URL falls back to ${url}, but no Service ${svc} is in the render (make the Secret's REDIS_URL required)` });
+      }
+    }
+  }
+  return failures;
+}
+
+/** Every Ingress backend is a Service of the render, on a port it exposes. */
+export function checkIngresses(objects: readonly K8sObject[]): Failure[] {
+  const failures: Failure[] = [];
+  type Backend = { service?: { name?: string; port?: { number?: number; name?: string } } };
+  for (const ing of objects.filter((o) => o.kind === 'Ingress')) {
+    const rules = (ing.spec?.rules as Array<{ http?: { paths?: Array<{ backend?: Backend }> } }> | undefined) ?? [];
+    const backends = [ing.spec?.defaultBackend as Backend | undefined, ...rules.flatMap((r) => (r.http?.paths ?? []).map((p) => p.backend))];
+    for (const b of backends) {
+      if (b?.service === undefined) continue;
+      const svc = objects.find((o) => o.kind === 'Service' && o.metadata?.name === b.service?.name && ns(o) === ns(ing));
+      const ports = (svc?.spec?.ports as Array<{ port?: number; name?: string }> | undefined) ?? [];
+      if (svc === undefined) failures.push({ object: objectId(ing), message: `backend Service ${b.service.name} is not in the render` });
+      else if (!ports.some((p) => p.port === b.service?.port?.number || (p.name !== undefined && p.name === b.service?.port?.name))) {
+        failures.push({ object: objectId(ing), message: `backend port ${b.service.port?.number ?? b.service.port?.name} is not a port of Service ${b.service.name}` });
+      }
+    }
+  }
+  return failures;
+}
+
 /** Every check over one rendered set of objects (schemas included when a validator is given). */
 export function checkAll(objects: readonly K8sObject[], ctx: CheckContext, validate?: SchemaValidator): Failure[] {
   return [
@@ -727,6 +787,8 @@ export function checkAll(objects: readonly K8sObject[], ctx: CheckContext, valid
     ...checkModelsAndScaling(objects, ctx),
     ...checkSecretRefs(objects, ctx),
     ...checkEnvReferences(objects),
+    ...checkRedis(objects),
+    ...checkIngresses(objects),
     ...(ctx.gpu ? checkGpu(objects) : []),
   ];
 }
@@ -774,9 +836,9 @@ export function secretTemplateKeys(path = join(K8S_DIR, 'secrets.env.example')):
 /**
  * A render in a form two kustomize versions agree on: objects sorted by kind and name, the
  * generators' hash suffixes (whose hash function changed between kustomize v2 and v5) replaced,
- * empty metadata maps dropped, and env lists sorted by name (v2 appends a patch's new variables,
- * v5 puts them first; order only matters to $(VAR) references, which checkEnvReferences checks in
- * each render on its own).
+ * empty metadata maps dropped, and env and volume lists sorted by name (v2 appends what a patch
+ * adds or merges, v5 puts it first; volumes have no order, and env order only matters to $(VAR)
+ * references, which checkEnvReferences checks in each render on its own).
  */
 export function normalizeRender(objects: readonly K8sObject[]): string {
   const hashed = new Map<string, string>();
@@ -793,7 +855,7 @@ export function normalizeRender(objects: readonly K8sObject[]): string {
 }
 
 function sortedKeys(k: string, v: unknown): unknown {
-  if (k === 'env' && Array.isArray(v)) return [...(v as EnvVar[])].sort((a, b) => a.name.localeCompare(b.name));
+  if ((k === 'env' || k === 'volumes') && Array.isArray(v)) return [...(v as Array<{ name: string }>)].sort((a, b) => a.name.localeCompare(b.name));
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
   const entries = Object.entries(v as Record<string, unknown>).filter(([key, x]) => !((key === 'annotations' || key === 'labels') && x !== null && typeof x === 'object' && Object.keys(x).length === 0));
   return Object.fromEntries(entries.sort(([a], [b]) => a.localeCompare(b)));
@@ -809,19 +871,26 @@ export function firstDifference(a: string, b: string): string | undefined {
   return undefined;
 }
 
-export function overlays(): string[] {
-  const dir = join(K8S_DIR, 'overlays');
-  return readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isDirectory() && existsSync(join(dir, e.name, 'kustomization.yaml')))
-    .map((e) => e.name)
-    .sort();
+/** Every kustomization a user applies: k8s/overlays/* and k8s/examples/* (paths under k8s/). */
+export function kustomizations(): string[] {
+  const found: string[] = [];
+  for (const parent of ['overlays', 'examples']) {
+    const dir = join(K8S_DIR, parent);
+    if (!existsSync(dir)) continue;
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (e.isDirectory() && existsSync(join(dir, e.name, 'kustomization.yaml'))) found.push(`${parent}/${e.name}`);
+    }
+  }
+  return found.sort();
 }
 
-/** Renders one overlay (with a second kubectl too, when given) and runs every check on it. */
+/** Renders one kustomization (with a second kubectl too, when given) and runs every check on it. */
 export function validateOverlay(name: string, validate: SchemaValidator, kubectl: string, compat?: string): { objects: number; failures: Failure[] } {
-  const dir = join(K8S_DIR, 'overlays', name);
+  const dir = join(K8S_DIR, name);
   const objects = parseObjects(render(kubectl, dir));
-  const failures = checkAll(objects, { gpu: name === 'gpu', secretKeys: secretTemplateKeys() }, validate);
+  // The GPU overlay and what is built on it hold the GPU workers.
+  const gpu = /(^|\/|-)gpu(-|$)/.test(name.split('/')[1] ?? '');
+  const failures = checkAll(objects, { gpu, secretKeys: secretTemplateKeys() }, validate);
   if (compat !== undefined) {
     const other = parseObjects(render(compat, dir));
     const diff = firstDifference(normalizeRender(objects), normalizeRender(other));
@@ -852,10 +921,10 @@ async function main(): Promise<void> {
   // A second renderer to agree with: CI's Debian kubectl 1.20 (kustomize v2.0.3) against a current one.
   const compat = process.env.KUBECTL_COMPAT || undefined;
   let total = 0;
-  for (const name of overlays()) {
+  for (const name of kustomizations()) {
     const { objects, failures } = validateOverlay(name, validate, kubectl, compat);
-    for (const f of failures) console.log(`k8s/overlays/${name}: ${f.object}: ${f.message}`);
-    console.log(`k8s/overlays/${name}: ${objects} objects, ${failures.length} failures${compat === undefined ? '' : ` (render compared with ${compat})`}`);
+    for (const f of failures) console.log(`k8s/${name}: ${f.object}: ${f.message}`);
+    console.log(`k8s/${name}: ${objects} objects, ${failures.length} failures${compat === undefined ? '' : ` (render compared with ${compat})`}`);
     total += failures.length;
   }
   process.exitCode = total === 0 ? 0 : 1;
