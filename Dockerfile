@@ -72,10 +72,10 @@ RUN npm run build \
 # ---------------------------------------------------------------------------------------------------
 # node_modules per kind of image: each keeps only the native binaries its app loads.
 # ---------------------------------------------------------------------------------------------------
-# Gateway and upstream worker run no model: no llama.cpp, ONNX Runtime or sherpa-onnx (~1 GB).
+# Gateway and upstream worker run no model: no llama.cpp, ONNX Runtime or sherpa-onnx (~1.3 GB).
 # Loading the app module proves that nothing the pruning removed is required at start.
 FROM build AS api-modules
-RUN rm -rf node_modules/node-llama-cpp node_modules/@node-llama-cpp node_modules/onnxruntime-node \
+RUN rm -rf node_modules/node-llama-cpp node_modules/@node-llama-cpp node_modules/onnxruntime-node node_modules/onnxruntime-web \
            node_modules/sherpa-onnx-node node_modules/sherpa-onnx-linux-* node_modules/@huggingface/transformers \
  && node -e "require('./dist/apps/gateway/src/gateway.module.js'); require('./dist/apps/upstream-worker/src/upstream-worker.service.js')"
 
@@ -88,8 +88,8 @@ RUN set -e; \
     for d in node_modules/@node-llama-cpp/*; do \
       [ "$d" = "node_modules/@node-llama-cpp/linux-${arch}" ] || rm -rf "$d"; \
     done; \
-    rm -rf node_modules/onnxruntime-node node_modules/sherpa-onnx-node node_modules/sherpa-onnx-linux-* \
-           node_modules/@huggingface/transformers; \
+    rm -rf node_modules/onnxruntime-node node_modules/onnxruntime-web node_modules/sherpa-onnx-node \
+           node_modules/sherpa-onnx-linux-* node_modules/@huggingface/transformers; \
     ls node_modules/@node-llama-cpp
 
 # llama.cpp on CUDA: the linux-x64-cuda prebuilt, plus the CPU one for LLAMA_GPU=false/auto (and
@@ -105,8 +105,8 @@ RUN set -e; \
     for d in node_modules/@node-llama-cpp/*; do \
       case " $keep " in *" ${d##*/} "*) ;; *) rm -rf "$d" ;; esac; \
     done; \
-    rm -rf node_modules/onnxruntime-node node_modules/sherpa-onnx-node node_modules/sherpa-onnx-linux-* \
-           node_modules/@huggingface/transformers; \
+    rm -rf node_modules/onnxruntime-node node_modules/onnxruntime-web node_modules/sherpa-onnx-node \
+           node_modules/sherpa-onnx-linux-* node_modules/@huggingface/transformers; \
     ls node_modules/@node-llama-cpp
 
 # ONNX Runtime (onnx worker): no llama.cpp; onnxruntime-node keeps this platform's binding only.
