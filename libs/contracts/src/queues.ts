@@ -74,3 +74,12 @@ export const GATEWAY_HEARTBEAT_TTL_MS = 5000;
 export function admissionKey(queueName: string): string {
   return `${REDIS_PREFIX}:admission:${queueName}`;
 }
+
+/**
+ * Requests waiting for a worker to serve a model nobody serves yet, per queue: a sorted set of one
+ * member per job, scored by the time it expires (a gateway that died leaves entries that time out).
+ * The autoscaler's scale-from-zero signal: such a request is not in the queue yet.
+ */
+export function awaitingWorkerKey(queueName: string): string {
+  return `${REDIS_PREFIX}:awaiting:${queueName}`;
+}

@@ -189,7 +189,7 @@ export class InferenceService implements OnApplicationShutdown {
    * plus `max_queue` bound the jobs it holds, checked and reserved atomically (see QueueAdmission).
    */
   private async admit(model: ModelDescriptor, jobIds: string[], signal: AbortSignal): Promise<void> {
-    if (!(await this.models.ensureServed(model, signal))) {
+    if (!(await this.models.ensureServed(model, signal, jobIds))) {
       throw noWorker(model);
     }
     const slots = (await this.registry.placements(model.name))
@@ -269,7 +269,8 @@ export class InferenceService implements OnApplicationShutdown {
           if (workerId === undefined && !(await this.registry.serves(model.name, true))) {
             // Queued for a model nobody serves any more (unloaded just before the job was added, or
             // its worker left): load it again on demand, or fail now rather than at the queue timeout.
-            if (!(await this.models.ensureServed(model, signal)) && (await this.removeWaiting(queue, jobId))) {
+            // Already counted by the queue, so not as awaiting a worker too.
+            if (!(await this.models.ensureServed(model, signal, [])) && (await this.removeWaiting(queue, jobId))) {
               throw noWorker(model);
             }
           }

@@ -2,13 +2,17 @@
  * Loads and unloads models on workers: by admin request, or on demand when a request names a model
  * nobody holds. Commands go to one worker's control channel; the reply comes on a channel the
  * gateway subscribed to first. A Redis lock makes concurrent on-demand requests start one load.
+ * Requests waiting for a model nobody serves are recorded in Redis (AwaitingWorker), the demand an
+ * autoscaler reads to start the model's first worker.
  */
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import {
   HEARTBEAT_INTERVAL_MS,
+  awaitingWorkerKey,
   controlReplyChannel,
   modelLoadLockKey,
+  queueNameFor,
   workerControlChannel,
   workerHeartbeatKey,
   type ControlCommand,
@@ -18,6 +22,7 @@ import {
   type ModelDescriptor,
 } from '@switchyard/contracts';
 import { Logger } from '@switchyard/runtime';
+import { AwaitingWorker } from './awaiting-worker';
 import { GATEWAY_ENV, type GatewayEnv } from './gateway-config';
 import { OpenAIError } from './openai-error';
 import { RedisConnections } from './redis-connections';
@@ -37,11 +42,12 @@ type CommandBody = { op: 'load'; model: string; args: LoadArgs } | { op: 'unload
 const CONTROL_WATCH_MS = 1000;
 
 @Injectable()
-export class ModelControlService {
+export class ModelControlService implements OnApplicationShutdown {
   private readonly log = new Logger('gateway.models');
   /** Hear each load this gateway commanded that succeeded, with the worker's time (the metrics). */
   readonly loadListeners: Array<(model: string, ms: number) => void> = [];
   private readonly loadSteps: LoadStepWatch;
+  private readonly awaiting: AwaitingWorker;
 
   constructor(
     @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
@@ -50,6 +56,16 @@ export class ModelControlService {
     private readonly registry: WorkerRegistry,
   ) {
     this.loadSteps = new LoadStepWatch(subscriptions);
+    this.awaiting = new AwaitingWorker(redis.command);
+  }
+
+  onApplicationShutdown(): void {
+    this.awaiting.stop();
+  }
+
+  /** Jobs of requests waiting for a worker to serve the model, over every gateway (unexpired entries). */
+  awaitingWorker(model: ModelDescriptor): Promise<number> {
+    return this.awaiting.count(awaitingWorkerKey(queueNameFor(model)));
   }
 
   /**
@@ -138,9 +154,24 @@ export class ModelControlService {
    * up to `LOAD_TIMEOUT_MS` only while a load is under way on a live worker that can serve the model,
    * and otherwise `WORKER_WAIT_MS` (for one to start), so with no worker alive every request gets
    * its 503 at the same, short bound.
+   *
+   * `jobs` are what the request will enqueue once served (one id a job, default one): they count as
+   * awaiting a worker while the wait lasts. None for a job already in the queue, which the queue counts.
+   * The common path, a model already served, writes nothing.
    */
-  async ensureServed(model: ModelDescriptor, signal: AbortSignal): Promise<boolean> {
+  async ensureServed(model: ModelDescriptor, signal: AbortSignal, jobs: readonly string[] = [randomUUID()]): Promise<boolean> {
     if (await this.registry.serves(model.name)) return true;
+    const key = awaitingWorkerKey(queueNameFor(model));
+    // Counting is for the autoscaler; a failed write must not fail the request.
+    await this.awaiting.add(key, jobs).catch((err: Error) => this.log.warn('recording a wait for a worker failed', { model: model.name, error: err.message }));
+    try {
+      return await this.waitUntilServed(model, signal);
+    } finally {
+      await this.awaiting.remove(key, jobs).catch(() => undefined);
+    }
+  }
+
+  private async waitUntilServed(model: ModelDescriptor, signal: AbortSignal): Promise<boolean> {
     const started = Date.now();
     if (model.autoLoad && !(await this.registry.loading(model.name, true))) {
       const lock = modelLoadLockKey(model.name);

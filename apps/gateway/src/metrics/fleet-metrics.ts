@@ -2,7 +2,8 @@
  * Gauges of the fleet and the queues, read from Redis when Prometheus scrapes (never on a request's
  * path): live workers by kind, the models each holds and their state, slots and busy slots per
  * model (from worker heartbeats), and each configured model's jobs waiting, running, delayed and
- * prioritized (BullMQ's own counts). The read is bounded: when Redis is down or slow a scrape gets
+ * prioritized (BullMQ's own counts), and the requests waiting for a model nobody serves yet (across
+ * gateways, the scale-from-zero demand). The read is bounded: when Redis is down or slow a scrape gets
  * `switchyard_redis_up 0` and no stale fleet values, at once.
  */
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
@@ -10,6 +11,7 @@ import { Queue } from 'bullmq';
 import { Gauge, type Registry } from 'prom-client';
 import { REDIS_PREFIX, queueNameFor, type Backend, type WorkerHeartbeat } from '@switchyard/contracts';
 import { ModelCatalogService } from '../core/model-catalog.service';
+import { ModelControlService } from '../core/model-control.service';
 import { RedisConnections } from '../core/redis-connections';
 import { WorkerRegistry } from '../core/worker-registry.service';
 
@@ -22,18 +24,19 @@ const QUEUE_STATES = ['waiting', 'prioritized', 'active', 'delayed'] as const;
 
 interface Snapshot {
   workers: WorkerHeartbeat[];
-  queues: Array<{ model: string; counts: Record<string, number> }>;
+  queues: Array<{ model: string; counts: Record<string, number>; awaiting: number }>;
 }
 
 @Injectable()
 export class FleetMetrics implements OnApplicationShutdown {
   private readonly queues = new Map<string, Queue>();
-  private gauges: Record<'redisUp' | 'workers' | 'modelsLoaded' | 'modelState' | 'slots' | 'busy' | 'queueJobs', Gauge> | undefined;
+  private gauges: Record<'redisUp' | 'workers' | 'modelsLoaded' | 'modelState' | 'slots' | 'busy' | 'queueJobs' | 'awaiting', Gauge> | undefined;
 
   constructor(
     private readonly redis: RedisConnections,
     private readonly registry: WorkerRegistry,
     private readonly catalog: ModelCatalogService,
+    private readonly control: ModelControlService,
   ) {}
 
   register(registers: Registry[]): void {
@@ -45,6 +48,7 @@ export class FleetMetrics implements OnApplicationShutdown {
       slots: new Gauge({ name: 'switchyard_fleet_slots', help: 'Parallel slots of each model over the live workers holding it ready.', labelNames: ['model'], registers }),
       busy: new Gauge({ name: 'switchyard_fleet_slots_busy', help: 'Slots running a job now, by model, over the live workers.', labelNames: ['model'], registers }),
       queueJobs: new Gauge({ name: 'switchyard_queue_jobs', help: "Jobs in each model's queue by BullMQ state (waiting, prioritized, active, delayed).", labelNames: ['model', 'state'], registers }),
+      awaiting: new Gauge({ name: 'switchyard_requests_awaiting_worker', help: 'Jobs of requests waiting, on any gateway, for a worker to serve a model nobody serves yet (not in the queue until one does).', labelNames: ['model'], registers }),
     };
   }
 
@@ -69,8 +73,9 @@ export class FleetMetrics implements OnApplicationShutdown {
     }
     for (const [model, n] of slots) g.slots.set({ model }, n);
     for (const [model, n] of busy) g.busy.set({ model }, n);
-    for (const { model, counts } of snapshot.queues) {
+    for (const { model, counts, awaiting } of snapshot.queues) {
       for (const state of QUEUE_STATES) g.queueJobs.set({ model, state }, counts[state] ?? 0);
+      g.awaiting.set({ model }, awaiting);
     }
   }
 
@@ -78,7 +83,12 @@ export class FleetMetrics implements OnApplicationShutdown {
     const models = this.catalog.models;
     const [workers, queues] = await Promise.all([
       this.registry.workers(),
-      Promise.all(models.map(async (m) => ({ model: m.name, counts: await this.queue(queueNameFor(m)).getJobCounts(...QUEUE_STATES) }))),
+      Promise.all(
+        models.map(async (m) => {
+          const [counts, awaiting] = await Promise.all([this.queue(queueNameFor(m)).getJobCounts(...QUEUE_STATES), this.control.awaitingWorker(m)]);
+          return { model: m.name, counts, awaiting };
+        }),
+      ),
     ]);
     return { workers, queues };
   }
