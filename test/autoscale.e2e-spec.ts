@@ -96,6 +96,9 @@ describe('GET /admin/autoscale (e2e)', () => {
     expect(all.data.map((d) => d.model).sort()).toEqual(['cold', 'hot']);
     expect(all.data.find((d) => d.model === 'cold')).toMatchObject({ depth: 1, awaiting_worker: 1 });
     expect(all.data.find((d) => d.model === 'hot')).toMatchObject({ depth: 0, workers: 1 });
+    // The same demand as a Prometheus gauge.
+    const metrics = await (await fetch(`${stack.baseUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text();
+    expect(metrics).toContain('switchyard_requests_awaiting_worker{model="cold"} 1');
     // The "autoscaler" starts a worker for the model: the waiting request is served by it.
     stack.addWorker('worker-cold', { WORKER_MODELS: 'cold' });
     const res = await pending;
