@@ -53,6 +53,16 @@ export function accessFields(req: IncomingMessage, res: ServerResponse, err?: Er
   };
 }
 
+/**
+ * A 503 says "not now, retry" (Redis unreachable, no worker serving the model yet, draining): the
+ * service is doing what it should, so it is a warning; any other 5xx, or a socket error, is an error.
+ */
+export function accessLogLevel(path: string, status: number, err?: Error): 'debug' | 'info' | 'warn' | 'error' {
+  if (QUIET_PATHS.test(path)) return 'debug';
+  if (status === 503) return 'warn';
+  return err || status >= 500 ? 'error' : 'info';
+}
+
 export function accessLogOptions(): Options {
   return {
     logger: rootLogger(),
@@ -63,10 +73,7 @@ export function accessLogOptions(): Options {
     customErrorObject: (req, res, err) => accessFields(req, res, err),
     customSuccessMessage: (req, res) => (aborted(req, res) ? 'request aborted' : 'request completed'),
     customErrorMessage: () => 'request failed',
-    customLogLevel: (req, res, err) => {
-      if (QUIET_PATHS.test(pathOf(req))) return 'debug';
-      return err || res.statusCode >= 500 ? 'error' : 'info';
-    },
+    customLogLevel: (req, res, err) => accessLogLevel(pathOf(req), res.statusCode, err),
     // Lines logged through req.log (nestjs-pino's PinoLogger) say which request, not all of it; the
     // requestId comes from the log context (see logging.module.ts), so it is never bound twice.
     serializers: { req: (r: { method?: string; url?: string }) => ({ method: r.method, url: r.url?.split('?')[0] }) },
