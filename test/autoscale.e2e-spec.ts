@@ -1,7 +1,7 @@
 /**
  * GET /admin/autoscale end to end on a real stack (Redis, BullMQ, compiled gateway and llm workers):
  * a request for a model no worker serves shows as awaiting_worker and depth 1 until a worker started
- * for it serves it; a running stream shows as active and jobs past the slot as waiting; 404 for an
+ * for it serves it, and a worker started for a model that is not preloaded gets the waiting request's load; a running stream shows as active and jobs past the slot as waiting; 404 for an
  * unknown model, 401/403 without the admin key.
  */
 import { startStack, tinyModel, type Stack } from './support/stack';
@@ -56,6 +56,7 @@ beforeAll(async () => {
     models: [
       { name: 'hot', path, parallel: 1, max_queue: 4, context_size: 32768 },
       { name: 'cold', path, aliases: ['cold-alias'], parallel: 1 },
+      { name: 'lazy', path, parallel: 1, preload: false },
     ],
     noWorker: true,
     // Long enough for the request to outlive a worker's start (scale-from-zero).
@@ -93,7 +94,7 @@ describe('GET /admin/autoscale (e2e)', () => {
     expect(list.status).toBe(200);
     const all = (await list.json()) as { object: string; data: Depth[] };
     expect(all.object).toBe('list');
-    expect(all.data.map((d) => d.model).sort()).toEqual(['cold', 'hot']);
+    expect(all.data.map((d) => d.model).sort()).toEqual(['cold', 'hot', 'lazy']);
     expect(all.data.find((d) => d.model === 'cold')).toMatchObject({ depth: 1, awaiting_worker: 1 });
     expect(all.data.find((d) => d.model === 'hot')).toMatchObject({ depth: 0, workers: 1 });
     // The same demand as a Prometheus gauge.
@@ -108,6 +109,18 @@ describe('GET /admin/autoscale (e2e)', () => {
       const d = await depth('cold');
       return d.depth === 0 && d.awaiting_worker === 0 && d.workers === 1;
     });
+  });
+
+  it('loads a preload:false model on a worker started for the waiting request (scale from zero)', async () => {
+    const pending = complete({ model: 'lazy', prompt: 'Once', max_tokens: 4, temperature: 0 });
+    await until('the wait counted', async () => (await depth('lazy')).awaiting_worker === 1);
+    // The worker comes up holding nothing (the model is not preloaded): the waiting request's
+    // on-demand load must reach it, not only the worker that was alive when the wait began (none).
+    stack.addWorker('worker-lazy', { WORKER_MODELS: 'lazy' });
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { choices: unknown[] }).choices).toHaveLength(1);
+    expect(await depth('lazy')).toMatchObject({ awaiting_worker: 0, workers: 1 });
   });
 
   it('shows a running stream as active and the jobs past the slot as waiting', async () => {

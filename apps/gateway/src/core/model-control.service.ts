@@ -40,6 +40,8 @@ type CommandBody = { op: 'load'; model: string; args: LoadArgs } | { op: 'unload
 
 /** How often a control wait looks whether its worker is still the one it asked. */
 const CONTROL_WATCH_MS = 1000;
+/** How often a request waiting for a model tries the on-demand load again while a worker that can serve it holds nothing. */
+const RELOAD_TRY_MS = 1000;
 
 @Injectable()
 export class ModelControlService implements OnApplicationShutdown {
@@ -171,41 +173,52 @@ export class ModelControlService implements OnApplicationShutdown {
     }
   }
 
+  /**
+   * Loads the model on demand and polls the fleet until it is served or the bound for what is
+   * happening now has passed. The load is tried at once and again (at most once a second) whenever no
+   * load is under way and a live worker can serve the model: a worker started for it (scale from
+   * zero) comes up holding nothing when the model is not preloaded, and would otherwise never get a
+   * load command.
+   */
   private async waitUntilServed(model: ModelDescriptor, signal: AbortSignal): Promise<boolean> {
     const started = Date.now();
-    if (model.autoLoad && !(await this.registry.loading(model.name, true))) {
-      const lock = modelLoadLockKey(model.name);
-      const ttl = Math.ceil(this.env.LOAD_TIMEOUT_MS / 1000);
-      if ((await this.redis.command.set(lock, '1', 'EX', ttl, 'NX')) === 'OK') {
-        try {
-          await this.load(model);
-          return true;
-        } catch (err) {
-          // No worker can take it now (none alive, or the chosen one just died); one may be
-          // starting, so fall through to the bounded wait.
-          if (!(err instanceof OpenAIError && (err.code === 'no_worker_available' || err.code === 'worker_unavailable' || err.code === 'worker_lost'))) throw err;
-        } finally {
-          await this.redis.command.del(lock);
-        }
-      }
-    }
-    return this.waitServed(model, started, signal);
-  }
-
-  /** Polls the fleet until the model is served or the bound for what is happening now has passed. */
-  private async waitServed(model: ModelDescriptor, started: number, signal: AbortSignal): Promise<boolean> {
+    let lastTry: number | undefined;
     while (!signal.aborted) {
       const placements = await this.registry.placements(model.name, true);
       if (placements.some((p) => p.model.state === 'ready')) return true;
-      const loading =
-        placements.some((p) => p.model.state === 'loading') ||
-        (model.autoLoad && (await this.redis.command.exists(modelLoadLockKey(model.name))) === 1 && (await this.registry.workers()).some((w) => w.servable.includes(model.name)));
+      let loading = placements.some((p) => p.model.state === 'loading');
+      const candidate = model.autoLoad && !loading && (await this.registry.workers()).some((w) => w.servable.includes(model.name));
+      if (model.autoLoad && !loading && (lastTry === undefined || (candidate && Date.now() - lastTry >= RELOAD_TRY_MS))) {
+        lastTry = Date.now();
+        if (await this.tryLoad(model)) return true;
+      }
+      loading ||= model.autoLoad && candidate && (await this.redis.command.exists(modelLoadLockKey(model.name))) === 1;
       const bound = loading ? this.env.LOAD_TIMEOUT_MS : this.env.WORKER_WAIT_MS;
       const left = started + bound - Date.now();
       if (left <= 0) return false;
       await new Promise((r) => setTimeout(r, Math.min(100, left)));
     }
     return false;
+  }
+
+  /**
+   * One on-demand load, unless another request's load holds the lock: true when it loaded, false
+   * when no worker could take it now (none alive, or the chosen one just died; one may be starting).
+   */
+  private async tryLoad(model: ModelDescriptor): Promise<boolean> {
+    if (await this.registry.loading(model.name, true)) return false;
+    const lock = modelLoadLockKey(model.name);
+    const ttl = Math.ceil(this.env.LOAD_TIMEOUT_MS / 1000);
+    if ((await this.redis.command.set(lock, '1', 'EX', ttl, 'NX')) !== 'OK') return false;
+    try {
+      await this.load(model);
+      return true;
+    } catch (err) {
+      if (err instanceof OpenAIError && (err.code === 'no_worker_available' || err.code === 'worker_unavailable' || err.code === 'worker_lost')) return false;
+      throw err;
+    } finally {
+      await this.redis.command.del(lock);
+    }
   }
 
   private async command(workerId: string, body: CommandBody, timeoutMs: number): Promise<ControlReply & { ok: true }> {
