@@ -202,11 +202,11 @@ export class ModelControlService implements OnApplicationShutdown {
   }
 
   /**
-   * One on-demand load, unless another request's load holds the lock: true when it loaded, false
-   * when no worker could take it now (none alive, or the chosen one just died; one may be starting).
+   * One on-demand load (the caller has just seen no load under way), unless another request's load
+   * holds the lock: true when it loaded, false when no worker could take it now (none alive, or the
+   * chosen one just died; one may be starting).
    */
   private async tryLoad(model: ModelDescriptor): Promise<boolean> {
-    if (await this.registry.loading(model.name, true)) return false;
     const lock = modelLoadLockKey(model.name);
     const ttl = Math.ceil(this.env.LOAD_TIMEOUT_MS / 1000);
     if ((await this.redis.command.set(lock, '1', 'EX', ttl, 'NX')) !== 'OK') return false;
