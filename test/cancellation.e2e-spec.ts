@@ -59,12 +59,16 @@ async function eventsOf(jobId: string): Promise<JobEvent[]> {
   return entries.map(([, fields]) => JSON.parse(fields[1]) as JobEvent);
 }
 
-/** The ids of the model's jobs in one state, once exactly `count` are there. */
+/**
+ * The ids of the model's long jobs in one state, once exactly `count` are there. Only the long ones:
+ * a quick request's client has its answer at the job's `done` event, a moment before BullMQ moves
+ * the job out of `active` (a loaded machine widens that moment).
+ */
 async function jobsOnceThere(state: 'active' | 'waiting', count: number, what: string): Promise<string[]> {
   let ids: string[] = [];
   await waitUntil(
     async () => {
-      ids = (await queue.getJobs([state])).map((j) => j.id!);
+      ids = (await queue.getJobs([state])).filter((j) => (j.data as { prompt?: unknown }).prompt === long.prompt).map((j) => j.id!);
       return ids.length === count;
     },
     30_000,
