@@ -23,8 +23,9 @@ import { MetricsModule } from './metrics/metrics.module';
 import { RunnerBridgeModule } from './runner-bridge/runner-bridge.module';
 import { TasksModule } from './tasks/tasks.module';
 import { TokensModule } from './tokens/tokens.module';
+import { ResponsesModule } from './responses/responses.module';
 
-const FEATURES = [ModelsModule, ChatModule, TasksModule, AudioModule, ImagesModule, TokensModule, AdminModule, RunnerBridgeModule, DashboardModule, MetricsModule];
+const FEATURES = [ModelsModule, ChatModule, ResponsesModule, TasksModule, AudioModule, ImagesModule, TokensModule, AdminModule, RunnerBridgeModule, DashboardModule, MetricsModule];
 
 @Module({})
 export class GatewayModule {

@@ -73,6 +73,14 @@ export class GatewayEnv extends CommonEnv {
   @Min(1000)
   QUEUE_TIMEOUT_MS: number = 300_000;
 
+  /**
+   * How long a stored response (POST /v1/responses with `store`, the default) stays retrievable
+   * and usable as previous_response_id, with the events of a background stream.
+   */
+  @IsInt()
+  @Min(60)
+  RESPONSE_RETENTION_SECONDS: number = 7 * 24 * 3600;
+
   /** A streaming client that reads nothing for this long while the socket's buffer is full is dropped. */
   @IsInt()
   @Min(100)

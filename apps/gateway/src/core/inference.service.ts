@@ -74,14 +74,15 @@ export class InferenceService implements OnApplicationShutdown {
   }
 
   /** Runs every job (e.g. one per prompt or per choice) and merges their events, tagged by index. */
-  async *generate(model: ModelDescriptor, jobs: QueuedJobData[], signal: AbortSignal): AsyncGenerator<IndexedEvent> {
+  async *generate(model: ModelDescriptor, jobs: QueuedJobData[], signal: AbortSignal, jobIds?: string[]): AsyncGenerator<IndexedEvent> {
     checkAccepts(model, jobs.map((j) => j.kind));
     const request = currentRequest();
     if (request) request.model = model.name;
     // While Redis is down every step below would wait in ioredis's offline queue for the outage.
     this.redis.assertReady();
     // Subscribing overlaps with the admission checks: both are round trips to Redis.
-    const ids = jobs.map(() => randomUUID());
+    // A caller that must find the job again later (a background response, from any replica) names it.
+    const ids = jobs.map((_, i) => jobIds?.[i] ?? randomUUID());
     const subscribing = Promise.allSettled(ids.map((id) => this.subscriber.open(id)));
     const admitted = this.admit(model, ids, signal).then(
       () => undefined,
@@ -326,6 +327,14 @@ export class InferenceService implements OnApplicationShutdown {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Cancels a job this gateway may not be running (a background response whose gateway is gone):
+   * removed if it still waits, told to stop if it runs.
+   */
+  cancelJob(model: ModelDescriptor, jobId: string): Promise<void> {
+    return this.cancel(this.queue(model), jobId);
   }
 
   /** The cancel flag covers a worker that takes the job before it sees the PUBLISH. */
