@@ -282,13 +282,15 @@ export function parseInput(input: CreateResponseDto['input'], o: { acceptsImages
         stored = [{ type: 'input_text', text: c }];
       } else if (Array.isArray(c)) {
         if (c.length === 0) throw bad(`Invalid '${at}.content': expected at least one content part.`, `${at}.content`);
-        const chatParts = c.map((p, j) => inputPart(p, `${at}.content[${j}]`, o.acceptsImages));
+        const chatParts = c.map((p, j) => {
+          if (role !== 'user' && isObj(p) && p.type === 'input_image') throw bad(`Invalid '${at}.content[${j}]': a ${role} message holds text only.`, `${at}.content[${j}]`);
+          return inputPart(p, `${at}.content[${j}]`, o.acceptsImages);
+        });
         content = chatParts.every((p) => p.type === 'text') ? chatParts.map((p) => p.text as string).join('\n') : chatParts;
         stored = c as Obj[];
       } else {
         throw bad(`Invalid '${at}.content': expected a string or an array of content parts.`, `${at}.content`);
       }
-      if (role !== 'user' && Array.isArray(content)) throw bad(`Invalid '${at}.content': a ${role} message holds text only.`, `${at}.content`);
       messages.push({ role, content });
       items.push({ id: id ?? itemId('msg'), type: 'message', role, status: 'completed', content: stored });
       return;
